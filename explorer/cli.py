@@ -1,0 +1,151 @@
+"""The command line: ``python -m explorer fit|compare|presets``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import numpy as np
+
+from .api import compare, fit
+from .data import PRESETS
+from .losses import LOSSES
+from .models import ACTIVATIONS, MODELS
+from .optim import OPTIMIZERS
+from .train import History, frame_epochs
+
+TABLE_PARAMS = 6  # parameters (and gradients) shown as columns; --json has them all
+
+
+def _init_pair(text: str) -> tuple[str, float]:
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{name}: {value!r} is not a number") from None
+    if not np.isfinite(number):
+        raise argparse.ArgumentTypeError(f"{name}: the value must be finite")
+    return name.strip(), number
+
+
+def _add_run_flags(p: argparse.ArgumentParser, with_loss: bool) -> None:
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--preset", choices=list(PRESETS), help="target points from a recipe (default fastai-quadratic)")
+    src.add_argument("--data", metavar="FILE.csv", help="your own points: two columns x, y")
+    p.add_argument("--points", type=int, help="number of points (presets)")
+    p.add_argument("--noise", type=float, help="noise level (presets)")
+    p.add_argument("--outliers", type=int, default=0, help="points thrown far off (presets)")
+    p.add_argument("--seed", type=int, default=42, help="seed for data, start and shuffle")
+    p.add_argument("--model", choices=list(MODELS))
+    p.add_argument("--degree", type=int, help="polynomial degree (1-8)")
+    p.add_argument("--relus", type=int, help="number of ReLUs in relu-sum")
+    p.add_argument("--width", type=int, help="hidden width of mlp")
+    p.add_argument("--activation", choices=list(ACTIVATIONS), help="mlp activation")
+    if with_loss:
+        p.add_argument("--loss", choices=list(LOSSES))
+    p.add_argument("--optimizer", choices=list(OPTIMIZERS))
+    p.add_argument("--lr", type=float, help="learning rate")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int, help="mini-batch size (default: all points)")
+    p.add_argument("--init", nargs="+", type=_init_pair, metavar="NAME=VALUE", help="initial values, e.g. a=1.1 b=1.1")
+    p.add_argument("--momentum", type=float, default=0.9)
+    p.add_argument("--beta1", type=float, default=0.9)
+    p.add_argument("--beta2", type=float, default=0.999)
+    p.add_argument("--huber-delta", type=float, default=1.0)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m explorer", description="Gradient descent, epoch by epoch.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_run_flags(sub.add_parser("fit", help="train one run and print its history"), with_loss=True)
+    cmp = sub.add_parser("compare", help="train the same run with several losses")
+    cmp.add_argument("--losses", default="l1,l2", help="comma-separated, e.g. l1,l2,mse")
+    _add_run_flags(cmp, with_loss=False)
+    sub.add_parser("presets", help="list the data presets")
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> dict:
+    keys = (
+        "preset data points noise outliers seed model degree relus width activation loss optimizer "
+        "lr epochs batch_size momentum beta1 beta2 huber_delta"
+    ).split()
+    out = {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
+    if args.init:
+        out["init"] = dict(args.init)
+    return out
+
+
+def _fmt(v: float) -> str:
+    return f"{v:>11.5g}"
+
+
+def history_table(h: History) -> str:
+    """Readable table: epoch, loss, parameters, gradients; thinned for long runs."""
+    names = h.param_names[:TABLE_PARAMS]
+    head = ["epoch", "loss"] + names + [f"d/d{n}" for n in names]
+    lines = [" ".join(f"{c:>11}" for c in head)]
+    last = h.last_epoch
+    shown = frame_epochs(last, 40) if last >= 0 else []
+    for k in shown:
+        row = [f"{k:>11d}", _fmt(h.loss[k])]
+        row += [_fmt(v) for v in h.params[k, : len(names)]]
+        row += [_fmt(v) for v in h.grads[k, : len(names)]]
+        lines.append(" ".join(row))
+    notes = []
+    if len(shown) < last + 1:
+        notes.append(f"({len(shown)} of {last + 1} epochs shown; --json has every epoch)")
+    if len(h.param_names) > len(names):
+        notes.append(f"({len(h.param_names) - len(names)} more parameters; --json has them all)")
+    if h.diverged_at is not None:
+        notes.append(
+            f"The loss diverged at epoch {h.diverged_at}: the loss, a parameter or a gradient "
+            "stopped being a finite number. Lower the learning rate."
+        )
+    return "\n".join(lines + notes)
+
+
+def compare_table(rows: list[dict], losses: list[str]) -> str:
+    metric_cols = [f"final_{m}" for m in LOSSES]
+    params = [k for k in rows[0] if k not in ("loss", "epochs_run", "diverged_at", *metric_cols)][:TABLE_PARAMS]
+    head = ["trained on", "epochs"] + [c.removeprefix("final_") for c in metric_cols] + params
+    lines = [" ".join(f"{c:>11}" for c in head)]
+    for r in rows:
+        cells = [f"{r['loss']:>11}", f"{r['epochs_run']:>11d}"]
+        cells += [_fmt(r[c]) if c in r else f"{'-':>11}" for c in metric_cols]
+        cells += [_fmt(r[p]) if p in r else f"{'-':>11}" for p in params]
+        lines.append(" ".join(cells))
+        if r["diverged_at"] is not None:
+            lines.append(f"  ({r['loss']} diverged at epoch {r['diverged_at']}; values are from the last finite epoch)")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "presets":
+            for name, p in PRESETS.items():
+                print(f"{name:18} {p.description}")
+            return 0
+        settings = _settings(args)
+        if args.command == "fit":
+            h = fit(**settings)
+            if args.json:
+                print(json.dumps(h.to_dict(), allow_nan=False))
+            else:
+                print(history_table(h))
+            return 0
+        cmp = compare(losses=args.losses, **settings)
+        rows = cmp.table()
+        if args.json:
+            print(json.dumps({"losses": list(cmp.runs), "table": rows}, allow_nan=False))
+        else:
+            print(compare_table(rows, list(cmp.runs)))
+        return 0
+    except ValueError as err:  # DataError included: bad input, never a traceback
+        print(f"error: {err}", file=sys.stderr)
+        return 2

@@ -1,0 +1,220 @@
+"""Target points: the preset recipes (fast.ai lesson 3, fastbook chapter 4, shapes).
+
+Every preset is ``make(points, noise, seed) -> (x, y)`` drawn with NumPy's legacy
+``RandomState`` so the course's seeded numbers come out exactly; outliers are added after
+the noise so that asking for none leaves the recipe untouched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+MIN_POINTS = 2
+MAX_POINTS = 10_000
+MAX_NOISE = 100.0
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Target points for a fit.
+
+    Attributes:
+        x: inputs, float64 (n,).
+        y: targets, float64 (n,).
+        name: preset name or file name.
+        description: one line for people.
+        x_label, y_label: the columns' names (a CSV header's, or x and y).
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    name: str = "data"
+    description: str = ""
+    x_label: str = "x"
+    y_label: str = "y"
+
+    def __post_init__(self):
+        x = np.asarray(self.x, np.float64).reshape(-1)
+        y = np.asarray(self.y, np.float64).reshape(-1)
+        if x.shape != y.shape:
+            raise ValueError(f"x has {x.size} values but y has {y.size}")
+        if not MIN_POINTS <= x.size <= MAX_POINTS:
+            raise ValueError(f"need {MIN_POINTS} to {MAX_POINTS} points, got {x.size}")
+        if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
+            raise ValueError("x and y must be finite numbers (no NaN or inf)")
+        object.__setattr__(self, "x", x)
+        object.__setattr__(self, "y", y)
+
+    @property
+    def n(self) -> int:
+        return int(self.x.size)
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A documented recipe for target points plus the settings that suit it."""
+
+    name: str
+    description: str
+    make: Callable[[int, float, np.random.RandomState], tuple[np.ndarray, np.ndarray]]
+    truth: Callable[[np.ndarray], np.ndarray]
+    points: int = 20
+    noise: float = 1.0
+    # Suggested training settings (model, loss, lr, epochs, init, ...).
+    defaults: dict = field(default_factory=dict)
+
+
+def _fastai_quadratic(points, noise, rng):
+    # Lesson 3: y = f(x) * (1 + N(0, 0.15)) + N(0, 1.5), multiplicative noise drawn first.
+    x = np.linspace(-2, 2, points)
+    mult = rng.normal(scale=noise / 10, size=x.shape)
+    add = rng.normal(scale=noise, size=x.shape)
+    return x, _quad(x) * (1 + mult) + add
+
+
+def _quad(x):
+    return 3 * x**2 + 2 * x + 1
+
+
+def _roller_coaster(points, noise, rng):
+    # fastbook ch. 4: speed = randn * 3 + 0.75 * (t - 9.5)**2 + 1 for t = 0..19.
+    t = np.arange(points, dtype=np.float64)
+    return t, rng.randn(points) * noise + _roller_truth(t)
+
+
+def _roller_truth(t):
+    centre = (t.size - 1) / 2
+    return 0.75 * (t - centre) ** 2 + 1
+
+
+def _additive(truth, low, high):
+    def make(points, noise, rng):
+        x = np.linspace(low, high, points)
+        return x, truth(x) + rng.normal(scale=noise, size=x.shape)
+
+    return make
+
+
+def _line(x):
+    return 2 * x + 1
+
+
+def _bathtub(x):
+    # Flat between -1 and 1, walls of slope 2: two ReLUs fit it exactly, a parabola cannot.
+    return 2 * np.maximum(x - 1, 0) + 2 * np.maximum(-x - 1, 0)
+
+
+PRESETS: dict[str, Preset] = {
+    p.name: p
+    for p in (
+        Preset(
+            "fastai-quadratic",
+            "Lesson 3: 3x² + 2x + 1 at 20 points on [-2, 2], multiplicative noise "
+            "(scale noise/10) then additive noise (scale noise), RandomState(seed).",
+            _fastai_quadratic,
+            _quad,
+            points=20,
+            noise=1.5,
+            defaults=dict(
+                model="quadratic", loss="l1", lr=0.01, epochs=10, init={"a": 1.1, "b": 1.1, "c": 1.1}
+            ),
+        ),
+        Preset(
+            "roller-coaster",
+            "fastbook ch. 4: speed = noise·N(0,1) + 0.75(t - 9.5)² + 1 for t = 0..19 "
+            "(the book has no seed; ours is the seed knob, 42 by default).",
+            _roller_coaster,
+            _roller_truth,
+            points=20,
+            noise=3.0,
+            defaults=dict(model="quadratic", loss="mse", lr=1e-5, epochs=10),
+        ),
+        Preset(
+            "line",
+            "y = 2x + 1 on [-2, 2] plus Normal(0, noise) noise.",
+            _additive(_line, -2, 2),
+            _line,
+            points=30,
+            noise=0.5,
+            defaults=dict(model="line", loss="l2", lr=0.1, epochs=100),
+        ),
+        Preset(
+            "sine",
+            "y = sin(x) on [-π, π] plus Normal(0, noise) noise.",
+            _additive(np.sin, -np.pi, np.pi),
+            np.sin,
+            points=50,
+            noise=0.1,
+            defaults=dict(model="mlp", loss="mse", lr=0.05, epochs=2000, optimizer="adam"),
+        ),
+        Preset(
+            "abs",
+            "y = |x| on [-2, 2] (a V) plus Normal(0, noise) noise.",
+            _additive(np.abs, -2, 2),
+            np.abs,
+            points=30,
+            noise=0.1,
+            defaults=dict(model="relu-sum", relus=2, loss="l2", lr=0.05, epochs=500),
+        ),
+        Preset(
+            "bathtub",
+            "Flat at 0 on [-1, 1], slope 2 outside, on [-2.5, 2.5] plus Normal(0, noise) "
+            "noise: ReLUs fit it, a parabola cannot.",
+            _additive(_bathtub, -2.5, 2.5),
+            _bathtub,
+            points=40,
+            noise=0.1,
+            defaults=dict(model="relu-sum", relus=2, loss="l2", lr=0.05, epochs=1000),
+        ),
+    )
+}
+
+
+def make_preset(
+    name: str,
+    points: int | None = None,
+    noise: float | None = None,
+    outliers: int = 0,
+    seed: int = 42,
+) -> Dataset:
+    """Target points from a preset recipe.
+
+    Args:
+        name: a key of ``PRESETS``.
+        points: number of points (the preset's own number if None).
+        noise: noise level (the preset's own level if None); 0 gives the clean function.
+        outliers: how many points to throw far off: each is pushed up by the range of the
+            clean function (at least 1), drawn after the noise.
+        seed: seed of NumPy's legacy RandomState.
+
+    Returns:
+        The Dataset.
+
+    Raises:
+        ValueError: unknown preset or a knob out of range.
+    """
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+    preset = PRESETS[name]
+    points = preset.points if points is None else points
+    noise = preset.noise if noise is None else noise
+    if isinstance(points, bool) or int(points) != points or not MIN_POINTS <= points <= MAX_POINTS:
+        raise ValueError(f"points must be a whole number from {MIN_POINTS} to {MAX_POINTS}")
+    if not np.isfinite(noise) or not 0 <= noise <= MAX_NOISE:
+        raise ValueError(f"noise must be from 0 to {MAX_NOISE:g}")
+    if isinstance(outliers, bool) or int(outliers) != outliers or not 0 <= outliers <= points:
+        raise ValueError(f"outliers must be a whole number from 0 to the number of points ({points})")
+    if isinstance(seed, bool) or int(seed) != seed or not 0 <= seed < 2**32:
+        raise ValueError("seed must be a whole number from 0 to 2**32 - 1")
+    rng = np.random.RandomState(int(seed))
+    x, y = preset.make(int(points), float(noise), rng)
+    if outliers:
+        clean = preset.truth(x)
+        push = max(float(np.ptp(clean)), 1.0)
+        idx = rng.choice(x.size, size=int(outliers), replace=False)
+        y = y.copy()
+        y[idx] += push
+    return Dataset(x, y, name, preset.description)

@@ -1,0 +1,313 @@
+"""The engine: every epoch of gradient descent in one compiled call, with its history.
+
+``train`` pads the data to a size bucket and calls a function compiled once per model
+structure, data bucket and batch size. Inside it a ``lax.while_loop`` runs ``lax.scan``
+over chunks of ``CHUNK`` epochs and writes each chunk into history buffers sized for
+``MAX_EPOCHS``, so the number of epochs, the learning rate, the loss, the optimizer and
+its settings, the seed and the initial values are all traced: changing them never
+recompiles, and a short run does not pay for the longest one.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from .data import Dataset
+from .losses import loss_index, switch_loss
+from .models import Model
+from .optim import Hyper, as_hyper, init_states, optimizer_index, switch_update
+
+MAX_EPOCHS = 10_000
+CHUNK = 64  # epochs per scan; a run computes at most CHUNK - 1 epochs it throws away
+MAX_FRAMES = 200  # animation frames, whatever the number of epochs
+DENSE_FRAMES = 50  # the first epochs, where the fit moves most, all get a frame
+GRID = 200  # points on the curve drawn for each frame
+_N_CHUNKS = -(-(MAX_EPOCHS + 1) // CHUNK)
+
+
+@dataclass(frozen=True)
+class History:
+    """A whole run: for each epoch k = 0..K-1 the parameters before update k, the loss
+    and the gradient at them. K = epochs + 1, or ``diverged_at`` when the run diverged
+    (only the finite part is kept).
+
+    Attributes:
+        model: the model trained.
+        x, y: the target points (n,).
+        params: (K, P) parameters, columns named by ``param_names``.
+        loss: (K,) the training loss at ``params[k]``.
+        grads: (K, P) gradient of the loss at ``params[k]`` (over all the data).
+        diverged_at: first epoch whose loss, parameters or gradient is not finite, or None.
+        frame_epochs: (F,) epochs that have an animation frame (F <= MAX_FRAMES).
+        grid: (G,) x values of the drawn curves.
+        frame_preds: (F, G) predictions on ``grid`` at each frame epoch.
+        config: the settings of the run (JSON-serialisable).
+    """
+
+    model: Model
+    x: np.ndarray
+    y: np.ndarray
+    params: np.ndarray
+    loss: np.ndarray
+    grads: np.ndarray
+    diverged_at: int | None
+    frame_epochs: np.ndarray
+    grid: np.ndarray
+    frame_preds: np.ndarray
+    config: dict
+
+    @property
+    def param_names(self) -> list[str]:
+        return self.model.layout
+
+    @property
+    def last_epoch(self) -> int:
+        """The last epoch with finite values (epochs, or diverged_at - 1)."""
+        return len(self.loss) - 1
+
+    def params_at(self, epoch: int) -> dict[str, np.ndarray]:
+        """Named parameters before update ``epoch``."""
+        return self.model.unflatten(self.params[epoch])
+
+    def predict(self, epoch: int, x: np.ndarray) -> np.ndarray:
+        """The model's predictions at ``x`` with the parameters of ``epoch``."""
+        return np.asarray(_predict_fn(self.model)(self.params[epoch], jnp.asarray(x, jnp.float32)))
+
+    def to_dict(self) -> dict:
+        """The JSON schema of ``python -m explorer fit --json``."""
+        rows = []
+        for k in range(len(self.loss)):
+            rows.append(
+                {
+                    "epoch": k,
+                    "loss": float(self.loss[k]),
+                    "params": _named_lists(self.model, self.params[k]),
+                    "grads": _named_lists(self.model, self.grads[k]),
+                }
+            )
+        return {
+            "config": self.config,
+            "x": self.x.tolist(),
+            "y": self.y.tolist(),
+            "param_names": self.model.param_names,
+            "history": rows,
+            "diverged_at": self.diverged_at,
+        }
+
+
+def _named_lists(model: Model, flat: np.ndarray) -> dict:
+    return {k: np.asarray(v, np.float64).tolist() for k, v in model.unflatten(flat).items()}
+
+
+@functools.lru_cache(maxsize=32)
+def _predict_fn(model: Model):
+    return jax.jit(model.predict)
+
+
+def bucket_size(n: int) -> int:
+    """Padded data size: 32, then steps of 1/8 of a power of two (at most 12.5% waste),
+    so that most changes of the number of points reuse a compiled engine."""
+    if n <= 32:
+        return 32
+    power = 1 << (n - 1).bit_length() - 1  # largest power of two below n
+    step = power // 8
+    return -(-n // step) * step
+
+
+def frame_epochs(epochs: int, max_frames: int = MAX_FRAMES) -> np.ndarray:
+    """Epochs that get an animation frame: all of them for short runs, otherwise every
+    one of the first ``DENSE_FRAMES`` and geometric spacing after, always ending on the
+    last epoch."""
+    if epochs + 1 <= max_frames:
+        return np.arange(epochs + 1)
+    dense = min(DENSE_FRAMES, max_frames // 4)
+    tail = np.geomspace(dense, epochs, max_frames - dense)
+    chosen = np.unique(np.concatenate([np.arange(dense), np.round(tail).astype(int)]))
+    chosen[-1] = epochs
+    return chosen
+
+
+@functools.lru_cache(maxsize=32)
+def engine(model: Model, batch_size: int | None):
+    """The compiled run for one model structure and batch size (None = full batch)."""
+
+    def loss_at(p, x, y, mask, loss_idx, delta):
+        return switch_loss(loss_idx, model.predict(p, x) - y, mask, delta)
+
+    value_and_grad = jax.value_and_grad(loss_at)
+
+    def run(x, y, mask, p0, hyper: Hyper, loss_idx, opt_idx, epochs, key, frame_idx, grid):
+        n = jnp.sum(mask)
+
+        def minibatch_epoch(p, states, k):
+            # Real points first, in a fresh random order each epoch; padding last.
+            order = jnp.argsort(jax.random.uniform(jax.random.fold_in(key, k), mask.shape) + 2 * (1 - mask))
+            order = jnp.concatenate([order, jnp.zeros(batch_size, order.dtype)])
+            n_batches = jnp.ceil(n / batch_size).astype(jnp.int32)
+
+            def batch_step(j, carry):
+                p, states = carry
+                idx = lax.dynamic_slice(order, (j * batch_size,), (batch_size,))
+                in_batch = (j * batch_size + jnp.arange(batch_size)) < n
+                _, g = value_and_grad(p, x[idx], y[idx], in_batch.astype(x.dtype), loss_idx, hyper.huber_delta)
+                return switch_update(opt_idx, hyper, g, states, p)
+
+            return lax.fori_loop(0, n_batches, batch_step, (p, states))
+
+        def epoch(carry, k):
+            p, states = carry
+            loss, g = value_and_grad(p, x, y, mask, loss_idx, hyper.huber_delta)
+            if batch_size is None:
+                new = switch_update(opt_idx, hyper, g, states, p)
+            else:
+                new = minibatch_epoch(p, states, k)
+            return new, (p, loss, g)
+
+        def chunk(carry):
+            j, p, states, hist_p, hist_l, hist_g = carry
+            (p, states), (cp, cl, cg) = lax.scan(epoch, (p, states), j * CHUNK + jnp.arange(CHUNK))
+            start = j * CHUNK
+            hist_p = lax.dynamic_update_slice(hist_p, cp, (start, 0))
+            hist_l = lax.dynamic_update_slice(hist_l, cl, (start,))
+            hist_g = lax.dynamic_update_slice(hist_g, cg, (start, 0))
+            return j + 1, p, states, hist_p, hist_l, hist_g
+
+        size = _N_CHUNKS * CHUNK
+        carry = (
+            jnp.int32(0),
+            p0,
+            init_states(hyper, p0),
+            jnp.zeros((size, p0.shape[0]), p0.dtype),
+            jnp.zeros((size,), p0.dtype),
+            jnp.zeros((size, p0.shape[0]), p0.dtype),
+        )
+        _, _, _, hist_p, hist_l, hist_g = lax.while_loop(lambda c: c[0] * CHUNK <= epochs, chunk, carry)
+        frame_preds = jax.vmap(lambda q: model.predict(q, grid))(hist_p[frame_idx])
+        return hist_p, hist_l, hist_g, frame_preds
+
+    return jax.jit(run)
+
+
+def train(
+    data: Dataset,
+    model: Model,
+    p0: np.ndarray,
+    *,
+    loss: str = "l2",
+    optimizer: str = "sgd",
+    lr: float = 0.01,
+    epochs: int = 100,
+    batch_size: int | None = None,
+    seed: int = 42,
+    momentum: float = 0.9,
+    beta1: float = 0.9,
+    beta2: float = 0.999,
+    huber_delta: float = 1.0,
+    config: dict | None = None,
+) -> History:
+    """Run gradient descent and return its whole history.
+
+    Args:
+        data: the target points.
+        model: the model (its size fixed).
+        p0: (P,) initial flat parameters (``model.init``).
+        loss: a key of ``losses.LOSSES``.
+        optimizer: a key of ``optim.OPTIMIZERS``.
+        lr: learning rate, >= 0.
+        epochs: number of updates, 0..MAX_EPOCHS.
+        batch_size: mini-batch size with a shuffle seeded by ``seed`` each epoch; None
+            (or >= the number of points) for full batch.
+        seed: seed of the shuffle.
+        momentum, beta1, beta2: optimizer settings (see ``optim.OPTIMIZERS``).
+        huber_delta: the Huber loss's delta, > 0.
+        config: what to record as the run's settings (defaults to these arguments).
+
+    Returns:
+        The History.
+    """
+    _check_settings(lr, epochs, momentum, beta1, beta2, huber_delta)
+    n = data.n
+    if batch_size is not None:
+        if isinstance(batch_size, bool) or int(batch_size) != batch_size or batch_size < 1:
+            raise ValueError("batch size must be a whole number >= 1")
+        batch_size = None if batch_size >= n else int(batch_size)
+    size = bucket_size(n)
+    x = np.zeros(size, np.float32)
+    y = np.zeros(size, np.float32)
+    mask = np.zeros(size, np.float32)
+    x[:n], y[:n], mask[:n] = data.x, data.y, 1.0
+    frames = frame_epochs(int(epochs))
+    frame_idx = np.full(MAX_FRAMES, frames[-1], np.int32)
+    frame_idx[: frames.size] = frames
+    span = float(data.x.max() - data.x.min()) or 1.0
+    grid = np.linspace(data.x.min() - 0.05 * span, data.x.max() + 0.05 * span, GRID, dtype=np.float32)
+    p0 = np.asarray(p0, np.float32)
+    if p0.shape != (model.n_params,):
+        raise ValueError(f"{model.name} takes {model.n_params} parameters, got shape {p0.shape}")
+
+    out = engine(model, batch_size)(
+        x,
+        y,
+        mask,
+        p0,
+        as_hyper(lr, momentum, beta1, beta2, huber_delta),
+        np.int32(loss_index(loss)),
+        np.int32(optimizer_index(optimizer)),
+        np.int32(epochs),
+        jax.random.PRNGKey(seed),
+        frame_idx,
+        grid,
+    )
+    hist_p, hist_l, hist_g, preds = (np.asarray(a) for a in out)
+    k = int(epochs) + 1
+    hist_p, hist_l, hist_g = hist_p[:k], hist_l[:k], hist_g[:k]
+    finite = np.isfinite(hist_l) & np.isfinite(hist_p).all(axis=1) & np.isfinite(hist_g).all(axis=1)
+    diverged_at = None if finite.all() else int(np.argmin(finite))
+    if diverged_at is not None:
+        hist_p, hist_l, hist_g = hist_p[:diverged_at], hist_l[:diverged_at], hist_g[:diverged_at]
+    preds = preds[: frames.size]
+    keep = (frames < len(hist_l)) & np.isfinite(preds).all(axis=1)
+    if config is None:
+        config = dict(
+            model=model.name, **dict(model.size), loss=loss, optimizer=optimizer, lr=lr,
+            epochs=int(epochs), batch_size=batch_size, seed=seed, momentum=momentum,
+            beta1=beta1, beta2=beta2, huber_delta=huber_delta,
+        )
+    return History(
+        model=model,
+        x=data.x,
+        y=data.y,
+        params=hist_p,
+        loss=hist_l,
+        grads=hist_g,
+        diverged_at=diverged_at,
+        frame_epochs=frames[keep],
+        grid=grid.astype(np.float64),
+        frame_preds=preds[keep],
+        config=config,
+    )
+
+
+def _check_settings(lr, epochs, momentum, beta1, beta2, huber_delta):
+    def number(name, value, low, high, low_open=False, high_open=False):
+        ok = isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(value, bool)
+        ok = ok and np.isfinite(value)
+        ok = ok and (value > low if low_open else value >= low)
+        ok = ok and (value < high if high_open else value <= high)
+        if not ok:
+            lo, hi = ("(" if low_open else "["), (")" if high_open else "]")
+            raise ValueError(f"{name} must be a number in {lo}{low:g}, {high:g}{hi}, not {value!r}")
+
+    number("learning rate", lr, 0, 1e3)
+    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or not 0 <= epochs <= MAX_EPOCHS:
+        raise ValueError(f"epochs must be a whole number from 0 to {MAX_EPOCHS}, not {epochs!r}")
+    number("momentum", momentum, 0, 1, high_open=True)
+    number("beta1", beta1, 0, 1, high_open=True)
+    number("beta2", beta2, 0, 1, high_open=True)
+    number("huber delta", huber_delta, 0, 1e6, low_open=True)
