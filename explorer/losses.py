@@ -76,32 +76,28 @@ LOSSES: dict[str, LossInfo] = {
             "l1",
             l1,
             "L1 (mean absolute error)",
-            "Average distance between prediction and target; an outlier counts only by "
-            "how far it is, so it barely moves the fit.",
+            "Mean absolute error: outliers count only by their distance.",
             r"\mathrm{L1} = \frac{1}{n}\sum_i |\hat y_i - y_i|",
         ),
         LossInfo(
             "l2",
             l2,
             "L2 (root mean squared error)",
-            "Square the errors, average, take the square root: big errors count much more, "
-            "so outliers pull the fit towards them.",
+            "Root mean squared error: big errors and outliers pull hard.",
             r"\mathrm{L2} = \sqrt{\frac{1}{n}\sum_i (\hat y_i - y_i)^2}",
         ),
         LossInfo(
             "mse",
             mse,
             "MSE (mean squared error)",
-            "L2 without the square root: same best fit, but its gradient is 2 x L2 times "
-            "larger, so the same learning rate takes bigger steps.",
+            "Mean squared error: L2 without the root; same best fit, gradients 2·L2 times bigger.",
             r"\mathrm{MSE} = \frac{1}{n}\sum_i (\hat y_i - y_i)^2",
         ),
         LossInfo(
             "huber",
             huber,
             "Huber (delta)",
-            "Squared error for small errors, absolute error beyond delta: smooth near the "
-            "fit, robust to outliers.",
+            "Squared near the fit, absolute beyond δ: smooth and robust.",
             r"\frac{1}{n}\sum_i \begin{cases}\tfrac12 e_i^2 & |e_i|\le\delta\\"
             r" \delta(|e_i|-\tfrac12\delta) & \text{else}\end{cases}",
         ),

@@ -1,0 +1,5 @@
+"""Gradient Explorer: ``streamlit run streamlit_app.py``."""
+
+from webapp.main import main
+
+main()

@@ -1,0 +1,101 @@
+"""Cached runs: one training and its figures per distinct setting, shared by all sessions.
+
+Cached objects are immutable (History arrays are read-only, figure dicts are only ever
+shallow-copied before changes), because ``st.cache_resource`` hands every session the
+same object.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import streamlit as st
+
+from explorer import PRESETS, Dataset, History, build_model, figures, train
+
+from .controls import DataChoice, ModelChoice, TrainChoice
+
+MAX_CACHED_RUNS = 48
+
+
+@dataclass(frozen=True)
+class Run:
+    history: History
+    fit_fig: dict
+    loss_figs: tuple[dict, dict]  # linear, log
+    labels: tuple[str, str]
+
+
+def start_values(data: DataChoice, model: ModelChoice, train_choice: TrainChoice, hand: dict) -> tuple:
+    """The explicit initial values for the chosen start, as a sorted tuple of pairs."""
+    if train_choice.start == "preset" and data.preset is not None:
+        d = PRESETS[data.preset].defaults
+        if d.get("model") == model.name and d.get("init"):
+            return tuple(sorted(d["init"].items()))
+    if train_choice.start == "hand":
+        return tuple(sorted(hand.items()))
+    return ()
+
+
+def get_run(data: DataChoice, model: ModelChoice, t: TrainChoice, init: tuple, seed: int, loss: str | None = None) -> Run:
+    """The run for these settings (trained once, then served from the cache)."""
+    t_key = (loss or t.loss, t.lr, t.epochs, t.optimizer, t.momentum, t.beta1, t.beta2, t.huber_delta, t.batch_size)
+    return _cached_run(data.key, model.name, model.size, t_key, init, seed, _data=data.dataset)
+
+
+@st.cache_resource(max_entries=MAX_CACHED_RUNS, show_spinner=False)
+def _cached_run(data_key, model_name, size, t_key, init, seed, _data: Dataset) -> Run:
+    loss, lr, epochs, optimizer, momentum, beta1, beta2, delta, batch = t_key
+    model = build_model(model_name, **dict(size))
+    p0 = model.init(seed, dict(init))
+    h = train(
+        _data, model, p0, loss=loss, optimizer=optimizer, lr=lr, epochs=epochs, batch_size=batch,
+        seed=seed, momentum=momentum, beta1=beta1, beta2=beta2, huber_delta=delta,
+        config=dict(
+            data=_data.name, points=_data.n, model=model_name, **dict(size), loss=loss,
+            optimizer=optimizer, lr=lr, epochs=epochs, batch_size=batch, seed=seed,
+            init=dict(init), momentum=momentum, beta1=beta1, beta2=beta2, huber_delta=delta,
+        ),
+    )
+    labels = (_data.x_label, _data.y_label)
+    if h.last_epoch < 0:
+        return Run(h, {}, ({}, {}), labels)
+    return Run(
+        h,
+        figures.fit_figure(h, labels),
+        (figures.loss_figure(h, log=False), figures.loss_figure(h, log=True)),
+        labels,
+    )
+
+
+def hand_ranges(data: Dataset, model_name: str, names: list[str]) -> dict[str, tuple[float, float, float]]:
+    """Slider (low, high, step) per parameter for fitting by hand.
+
+    For the lesson's quadratic on its own data, the notebook's -1.1..3.3 by 0.1. For models
+    linear in their parameters, a symmetric range that holds the least-squares optimum;
+    otherwise -5..5.
+    """
+    if model_name == "quadratic" and data.name == "fastai-quadratic":
+        return {n: (-1.1, 3.3, 0.1) for n in names}
+    powers = {"line": [1, 0], "quadratic": [2, 1, 0]}.get(model_name)
+    if model_name == "polynomial":
+        powers = list(range(len(names)))
+    if powers is None:
+        return {n: (-5.0, 5.0, 0.05) for n in names}
+    design = np.stack([data.x**p for p in powers], axis=1)
+    best = np.linalg.lstsq(design, data.y, rcond=None)[0]
+    out = {}
+    for n, b in zip(names, best, strict=True):
+        half = _nice(max(3.0, 1.5 * abs(float(b))))
+        out[n] = (-half, half, _nice(half / 100))
+    return out
+
+
+def _nice(v: float) -> float:
+    """Round up to 1, 2 or 5 times a power of ten."""
+    exp = np.floor(np.log10(v))
+    for m in (1, 2, 5, 10):
+        if m * 10**exp >= v:
+            return float(m * 10**exp)
+    return float(10 ** (exp + 1))
