@@ -94,7 +94,7 @@ def chart_cost(repeats: int) -> tuple[float, float]:
     import plotly.io as pio
     import plotly.tools
 
-    from explorer import fit, figures
+    from explorer import figures, fit
     from webapp.charts import _Prebuilt
 
     fig = figures.fit_figure(fit(epochs=1000))

@@ -68,7 +68,12 @@ def resolve(
         preset = preset or DEFAULT_PRESET
         dataset = make_preset(preset, points=points, noise=noise, outliers=outliers, seed=seed)
         suggested = {**GENERIC_DEFAULTS, **PRESETS[preset].defaults}
-        source = dict(preset=preset, points=dataset.n, noise=noise if noise is not None else PRESETS[preset].noise, outliers=outliers)
+        source = dict(
+            preset=preset,
+            points=dataset.n,
+            noise=noise if noise is not None else PRESETS[preset].noise,
+            outliers=outliers,
+        )
     else:
         if isinstance(data, Dataset):
             dataset = data
@@ -80,7 +85,11 @@ def resolve(
         suggested = dict(GENERIC_DEFAULTS)
         source = dict(data=dataset.name, points=dataset.n)
     model = model or suggested["model"]
-    size = {k: v for k, v in dict(degree=degree, relus=relus, width=width, activation=activation).items() if v is not None}
+    size = {
+        k: v
+        for k, v in dict(degree=degree, relus=relus, width=width, activation=activation).items()
+        if v is not None
+    }
     for key in ("relus", "degree", "width", "activation"):
         if key not in size and model == suggested["model"] and key in suggested:
             size[key] = suggested[key]
@@ -121,7 +130,10 @@ def run(spec: RunSpec) -> History:
         lr=spec.lr,
         epochs=spec.epochs,
         batch_size=spec.batch_size,
-        init={k: float(np.asarray(v).reshape(-1)[0]) if np.size(v) == 1 else np.asarray(v).tolist() for k, v in spec.init.items()},
+        init={
+            k: float(np.asarray(v).reshape(-1)[0]) if np.size(v) == 1 else np.asarray(v).tolist()
+            for k, v in spec.init.items()
+        },
         momentum=spec.momentum,
         beta1=spec.beta1,
         beta2=spec.beta2,
@@ -185,7 +197,11 @@ class Comparison:
                     epochs_run=k,
                     diverged_at=h.diverged_at,
                     **{f"final_{m}": v for m, v in metrics.items()},
-                    **(dict(zip(h.param_names, h.params[k].tolist(), strict=True)) if k >= 0 else {}),
+                    **(
+                        dict(zip(h.param_names, h.params[k].tolist(), strict=True))
+                        if k >= 0
+                        else {}
+                    ),
                 )
             )
         return rows
@@ -203,4 +219,3 @@ def compare(losses=("l1", "l2"), **settings) -> Comparison:
     settings.pop("loss", None)
     spec = resolve(**settings)
     return Comparison({name: run(replace(spec, loss=name)) for name in dict.fromkeys(losses)})
-

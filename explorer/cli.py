@@ -33,7 +33,11 @@ def _init_pair(text: str) -> tuple[str, float]:
 
 def _add_run_flags(p: argparse.ArgumentParser, with_loss: bool) -> None:
     src = p.add_mutually_exclusive_group()
-    src.add_argument("--preset", choices=list(PRESETS), help="target points from a recipe (default fastai-quadratic)")
+    src.add_argument(
+        "--preset",
+        choices=list(PRESETS),
+        help="target points from a recipe (default fastai-quadratic)",
+    )
     src.add_argument("--data", metavar="FILE.csv", help="your own points: two columns x, y")
     p.add_argument("--points", type=int, help="number of points (presets)")
     p.add_argument("--noise", type=float, help="noise level (presets)")
@@ -50,7 +54,13 @@ def _add_run_flags(p: argparse.ArgumentParser, with_loss: bool) -> None:
     p.add_argument("--lr", type=float, help="learning rate")
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch-size", type=int, help="mini-batch size (default: all points)")
-    p.add_argument("--init", nargs="+", type=_init_pair, metavar="NAME=VALUE", help="initial values, e.g. a=1.1 b=1.1")
+    p.add_argument(
+        "--init",
+        nargs="+",
+        type=_init_pair,
+        metavar="NAME=VALUE",
+        help="initial values, e.g. a=1.1 b=1.1",
+    )
     p.add_argument("--momentum", type=float, default=0.9)
     p.add_argument("--beta1", type=float, default=0.9)
     p.add_argument("--beta2", type=float, default=0.999)
@@ -59,9 +69,13 @@ def _add_run_flags(p: argparse.ArgumentParser, with_loss: bool) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m explorer", description="Gradient descent, epoch by epoch.")
+    parser = argparse.ArgumentParser(
+        prog="python -m explorer", description="Gradient descent, epoch by epoch."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
-    _add_run_flags(sub.add_parser("fit", help="train one run and print its history"), with_loss=True)
+    _add_run_flags(
+        sub.add_parser("fit", help="train one run and print its history"), with_loss=True
+    )
     cmp = sub.add_parser("compare", help="train the same run with several losses")
     cmp.add_argument("--losses", default="l1,l2", help="comma-separated, e.g. l1,l2,mse")
     _add_run_flags(cmp, with_loss=False)
@@ -111,7 +125,9 @@ def history_table(h: History) -> str:
 
 def compare_table(rows: list[dict], losses: list[str]) -> str:
     metric_cols = [f"final_{m}" for m in LOSSES]
-    params = [k for k in rows[0] if k not in ("loss", "epochs_run", "diverged_at", *metric_cols)][:TABLE_PARAMS]
+    params = [k for k in rows[0] if k not in ("loss", "epochs_run", "diverged_at", *metric_cols)][
+        :TABLE_PARAMS
+    ]
     head = ["trained on", "epochs"] + [c.removeprefix("final_") for c in metric_cols] + params
     lines = [" ".join(f"{c:>11}" for c in head)]
     for r in rows:
@@ -120,7 +136,9 @@ def compare_table(rows: list[dict], losses: list[str]) -> str:
         cells += [_fmt(r[p]) if p in r else f"{'-':>11}" for p in params]
         lines.append(" ".join(cells))
         if r["diverged_at"] is not None:
-            lines.append(f"  ({r['loss']} diverged at epoch {r['diverged_at']}; values are from the last finite epoch)")
+            lines.append(
+                f"  ({r['loss']} diverged at epoch {r['diverged_at']}; values are from the last finite epoch)"
+            )
     return "\n".join(lines)
 
 

@@ -82,7 +82,9 @@ def _decode(raw: bytes) -> str:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         line = raw[: err.start].count(b"\n") + 1
-        raise DataError("the file is not UTF-8 text (a spreadsheet export? save it as CSV UTF-8)", line) from None
+        raise DataError(
+            "the file is not UTF-8 text (a spreadsheet export? save it as CSV UTF-8)", line
+        ) from None
 
 
 def _delimiter(line: str) -> str | None:
@@ -103,7 +105,9 @@ def _number(text: str, sep: str | None, line: int, column: str) -> float:
     if sep in ("\t", ";") and text.count(",") == 1 and "." not in text:
         text = text.replace(",", ".")  # decimal comma, unambiguous with these separators
     if _NONFINITE.fullmatch(text):
-        raise DataError(f"{column} is {text!r}; only finite numbers are allowed (no NaN or inf)", line)
+        raise DataError(
+            f"{column} is {text!r}; only finite numbers are allowed (no NaN or inf)", line
+        )
     if not _NUMBER.fullmatch(text):
         shown = text if len(text) <= 30 else text[:27] + "..."
         raise DataError(f"{column} is {shown!r}, which is not a number", line)
@@ -125,7 +129,10 @@ def parse_csv(raw: bytes, name: str = "data.csv") -> Dataset:
     first = True
     for number, line in enumerate(text.splitlines(), start=1):
         if len(line) > MAX_LINE_CHARS:
-            raise DataError(f"the line is {len(line):,} characters long; the limit is {MAX_LINE_CHARS:,}", number)
+            raise DataError(
+                f"the line is {len(line):,} characters long; the limit is {MAX_LINE_CHARS:,}",
+                number,
+            )
         stripped = line.strip()
         if not stripped or stripped.startswith("#"):
             continue
@@ -141,7 +148,9 @@ def parse_csv(raw: bytes, name: str = "data.csv") -> Dataset:
             )
         if first:
             first = False
-            if not any(_NUMBER.fullmatch(f.replace(",", ".")) or _NONFINITE.fullmatch(f) for f in fields):
+            if not any(
+                _NUMBER.fullmatch(f.replace(",", ".")) or _NONFINITE.fullmatch(f) for f in fields
+            ):
                 header = fields
                 continue
         if len(xs) >= MAX_ROWS:
@@ -151,7 +160,7 @@ def parse_csv(raw: bytes, name: str = "data.csv") -> Dataset:
     if len(xs) < MIN_POINTS:
         found = "no data rows" if not xs else f"only {len(xs)} data row"
         raise DataError(f"found {found}; need at least {MIN_POINTS} points")
-    x_label, y_label = (header if header and all(header) else ["x", "y"])
+    x_label, y_label = header if header and all(header) else ["x", "y"]
     return Dataset(
         np.array(xs),
         np.array(ys),

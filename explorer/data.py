@@ -7,8 +7,8 @@ the noise so that asking for none leaves the recipe untouched.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
@@ -119,7 +119,11 @@ PRESETS: dict[str, Preset] = {
             points=20,
             noise=1.5,
             defaults=dict(
-                model="quadratic", loss="l1", lr=0.01, epochs=10, init={"a": 1.1, "b": 1.1, "c": 1.1}
+                model="quadratic",
+                loss="l1",
+                lr=0.01,
+                epochs=10,
+                init={"a": 1.1, "b": 1.1, "c": 1.1},
             ),
         ),
         Preset(
@@ -206,7 +210,9 @@ def make_preset(
     if not np.isfinite(noise) or not 0 <= noise <= MAX_NOISE:
         raise ValueError(f"noise must be from 0 to {MAX_NOISE:g}")
     if isinstance(outliers, bool) or int(outliers) != outliers or not 0 <= outliers <= points:
-        raise ValueError(f"outliers must be a whole number from 0 to the number of points ({points})")
+        raise ValueError(
+            f"outliers must be a whole number from 0 to the number of points ({points})"
+        )
     if isinstance(seed, bool) or int(seed) != seed or not 0 <= seed < 2**32:
         raise ValueError("seed must be a whole number from 0 to 2**32 - 1")
     rng = np.random.RandomState(int(seed))

@@ -180,7 +180,9 @@ def fit_figure(h: History, labels=("x", "y"), frame_ms: int = 60) -> dict:
                 xanchor="left",
                 yanchor="top",
                 pad=dict(t=45, b=0),
-                currentvalue=dict(prefix="epoch ", visible=True, xanchor="right", font=dict(size=13)),
+                currentvalue=dict(
+                    prefix="epoch ", visible=True, xanchor="right", font=dict(size=13)
+                ),
                 steps=[
                     dict(label=f["name"], method="animate", args=[[f["name"]], anim])
                     for f in frames
@@ -325,16 +327,18 @@ def compare_loss_figure(runs: dict[str, History], log: bool = False) -> dict:
     return dict(data=data, layout=layout)
 
 
-def hand_figure(h_like_x, y, grid, preds, title: str, labels=("x", "y"), rng=None) -> dict:
+def hand_figure(x, y, grid, preds, title: str, labels=("x", "y"), rng=None) -> dict:
     """Targets and one curve (the fit-by-hand view)."""
-    layout = _layout(title, labels[0], labels[1], [float(grid[0]), float(grid[-1])], rng or y_range(y, preds))
+    layout = _layout(
+        title, labels[0], labels[1], [float(grid[0]), float(grid[-1])], rng or y_range(y, preds)
+    )
     return dict(
         data=[
             dict(
                 type="scatter",
                 mode="markers",
                 name="targets",
-                x=packed(h_like_x),
+                x=packed(x),
                 y=packed(y),
                 marker=dict(color=COLORS["targets"], size=7, opacity=0.8),
             ),

@@ -7,8 +7,8 @@ learner sees names, and ``unflatten`` gives back a dict of named arrays.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import jax
 import jax.numpy as jnp
@@ -90,7 +90,9 @@ class Model:
             Flat float32 vector (P,).
         """
         params = _INIT[self.name](self, np.random.default_rng(seed))
-        params = {k: np.array(v, np.float32).reshape(dict(self.shapes)[k]) for k, v in params.items()}
+        params = {
+            k: np.array(v, np.float32).reshape(dict(self.shapes)[k]) for k, v in params.items()
+        }
         for key, value in (overrides or {}).items():
             name, index = _split_entry(key)
             if name not in params:
@@ -135,19 +137,20 @@ def _normal(rng: np.random.Generator, *shape, scale: float = 1.0) -> np.ndarray:
 _PREDICT: dict[str, Callable] = {
     "line": lambda m, p, x: p["m"] * x + p["b"],
     "quadratic": lambda m, p, x: p["a"] * x**2 + p["b"] * x + p["c"],
-    "polynomial": lambda m, p, x: sum(
-        p[f"c{i}"] * x**i for i in range(m.option("degree") + 1)
+    "polynomial": lambda m, p, x: sum(p[f"c{i}"] * x**i for i in range(m.option("degree") + 1)),
+    "relu-sum": lambda m, p, x: (
+        p["c"] + jnp.sum(jax.nn.relu(x[:, None] * p["m"][None, :] + p["b"][None, :]), axis=1)
     ),
-    "relu-sum": lambda m, p, x: p["c"]
-    + jnp.sum(jax.nn.relu(x[:, None] * p["m"][None, :] + p["b"][None, :]), axis=1),
-    "mlp": lambda m, p, x: p["b2"]
-    + ACTIVATIONS[m.option("activation")](x[:, None] * p["W1"][None, :] + p["b1"][None, :])
-    @ p["W2"],
+    "mlp": lambda m, p, x: (
+        p["b2"]
+        + ACTIVATIONS[m.option("activation")](x[:, None] * p["W1"][None, :] + p["b1"][None, :])
+        @ p["W2"]
+    ),
 }
 
 _INIT: dict[str, Callable] = {
-    "line": lambda m, rng: dict(zip(("m", "b"), _normal(rng, 2))),
-    "quadratic": lambda m, rng: dict(zip(("a", "b", "c"), _normal(rng, 3))),
+    "line": lambda m, rng: dict(zip(("m", "b"), _normal(rng, 2), strict=True)),
+    "quadratic": lambda m, rng: dict(zip(("a", "b", "c"), _normal(rng, 3), strict=True)),
     "polynomial": lambda m, rng: {
         f"c{i}": v for i, v in enumerate(_normal(rng, m.option("degree") + 1))
     },

@@ -7,11 +7,11 @@ engine keeps the state of every optimizer in one tuple (the states are tiny) and
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 import jax
-import jax.numpy as jnp
 import optax
 
 
@@ -67,9 +67,7 @@ OPTIMIZER_NAMES: tuple[str, ...] = tuple(OPTIMIZERS)
 
 def optimizer_index(name: str) -> int:
     if name not in OPTIMIZERS:
-        raise ValueError(
-            f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZER_NAMES)}"
-        )
+        raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZER_NAMES)}")
     return OPTIMIZER_NAMES.index(name)
 
 
@@ -92,7 +90,3 @@ def switch_update(
 
     branches = [branch(i, o) for i, o in enumerate(OPTIMIZERS.values())]
     return jax.lax.switch(index, branches, grads, states, params)
-
-
-def as_hyper(lr, momentum, beta1, beta2, huber_delta) -> Hyper:
-    return Hyper(*(jnp.float32(v) for v in (lr, momentum, beta1, beta2, huber_delta)))

@@ -11,7 +11,9 @@ recompiles, and a short run does not pay for the longest one.
 from __future__ import annotations
 
 import functools
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -21,7 +23,7 @@ from jax import lax
 from .data import Dataset
 from .losses import loss_index, switch_loss
 from .models import Model
-from .optim import Hyper, as_hyper, init_states, optimizer_index, switch_update
+from .optim import Hyper, init_states, optimizer_index, switch_update
 
 MAX_EPOCHS = 10_000
 CHUNK = 64  # epochs per scan; a run computes at most CHUNK - 1 epochs it throws away
@@ -110,6 +112,49 @@ def _predict_fn(model: Model):
     return jax.jit(model.predict)
 
 
+def enable_compile_cache(path: str | None = None) -> None:
+    """Keep compiled engines on disk, so that a new process (the app, the command line)
+    starts in a fraction of a second instead of recompiling. Entry points call this; the
+    library on its own leaves JAX's settings alone.
+    """
+    path = (
+        path
+        or os.environ.get("GRADIENT_EXPLORER_CACHE")
+        or str(Path.home() / ".cache" / "gradient-explorer" / "jax")
+    )
+    if jax.config.jax_compilation_cache_dir != path:
+        jax.config.update("jax_compilation_cache_dir", path)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+
+
+@functools.lru_cache(maxsize=32)
+def _loss_grad_fn(model: Model):
+    def loss_at(p, x, y, loss_idx, delta):
+        return switch_loss(loss_idx, model.predict(p, x) - y, jnp.ones_like(y), delta)
+
+    return jax.jit(jax.value_and_grad(loss_at))
+
+
+def loss_and_grad(
+    model: Model,
+    params: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    loss: str = "l2",
+    huber_delta: float = 1.0,
+) -> tuple[float, np.ndarray]:
+    """The loss of flat ``params`` (P,) on the points and its gradient (P,), as the engine
+    computes them (used by the fit-by-hand view)."""
+    value, grad = _loss_grad_fn(model)(
+        jnp.asarray(params, jnp.float32),
+        jnp.asarray(x, jnp.float32),
+        jnp.asarray(y, jnp.float32),
+        np.int32(loss_index(loss)),
+        jnp.float32(huber_delta),
+    )
+    return float(value), np.asarray(grad)
+
+
 def bucket_size(n: int) -> int:
     """Padded data size: 32, then steps of 1/8 of a power of two (at most 12.5% waste),
     so that most changes of the number of points reuse a compiled engine."""
@@ -142,12 +187,18 @@ def engine(model: Model, batch_size: int | None):
 
     value_and_grad = jax.value_and_grad(loss_at)
 
-    def run(x, y, mask, p0, hyper: Hyper, loss_idx, opt_idx, epochs, key, frame_idx, grid):
+    def run(x, y, mask, p0, floats, ints, frame_idx, grid):
+        # Settings come packed in two small arrays: one transfer each instead of nine.
+        hyper = Hyper(*(floats[i] for i in range(5)))
+        loss_idx, opt_idx, epochs = (ints[i].astype(jnp.int32) for i in range(3))
+        key = jax.random.PRNGKey(ints[3])
         n = jnp.sum(mask)
 
         def minibatch_epoch(p, states, k):
             # Real points first, in a fresh random order each epoch; padding last.
-            order = jnp.argsort(jax.random.uniform(jax.random.fold_in(key, k), mask.shape) + 2 * (1 - mask))
+            order = jnp.argsort(
+                jax.random.uniform(jax.random.fold_in(key, k), mask.shape) + 2 * (1 - mask)
+            )
             order = jnp.concatenate([order, jnp.zeros(batch_size, order.dtype)])
             n_batches = jnp.ceil(n / batch_size).astype(jnp.int32)
 
@@ -155,7 +206,9 @@ def engine(model: Model, batch_size: int | None):
                 p, states = carry
                 idx = lax.dynamic_slice(order, (j * batch_size,), (batch_size,))
                 in_batch = (j * batch_size + jnp.arange(batch_size)) < n
-                _, g = value_and_grad(p, x[idx], y[idx], in_batch.astype(x.dtype), loss_idx, hyper.huber_delta)
+                _, g = value_and_grad(
+                    p, x[idx], y[idx], in_batch.astype(x.dtype), loss_idx, hyper.huber_delta
+                )
                 return switch_update(opt_idx, hyper, g, states, p)
 
             return lax.fori_loop(0, n_batches, batch_step, (p, states))
@@ -187,7 +240,9 @@ def engine(model: Model, batch_size: int | None):
             jnp.zeros((size,), p0.dtype),
             jnp.zeros((size, p0.shape[0]), p0.dtype),
         )
-        _, _, _, hist_p, hist_l, hist_g = lax.while_loop(lambda c: c[0] * CHUNK <= epochs, chunk, carry)
+        _, _, _, hist_p, hist_l, hist_g = lax.while_loop(
+            lambda c: c[0] * CHUNK <= epochs, chunk, carry
+        )
         frame_preds = jax.vmap(lambda q: model.predict(q, grid))(hist_p[frame_idx])
         return hist_p, hist_l, hist_g, frame_preds
 
@@ -231,7 +286,7 @@ def train(
     Returns:
         The History.
     """
-    _check_settings(lr, epochs, momentum, beta1, beta2, huber_delta)
+    _check_settings(lr, epochs, momentum, beta1, beta2, huber_delta, seed)
     n = data.n
     if batch_size is not None:
         if isinstance(batch_size, bool) or int(batch_size) != batch_size or batch_size < 1:
@@ -246,7 +301,9 @@ def train(
     frame_idx = np.full(MAX_FRAMES, frames[-1], np.int32)
     frame_idx[: frames.size] = frames
     span = float(data.x.max() - data.x.min()) or 1.0
-    grid = np.linspace(data.x.min() - 0.05 * span, data.x.max() + 0.05 * span, GRID, dtype=np.float32)
+    grid = np.linspace(
+        data.x.min() - 0.05 * span, data.x.max() + 0.05 * span, GRID, dtype=np.float32
+    )
     p0 = np.asarray(p0, np.float32)
     if p0.shape != (model.n_params,):
         raise ValueError(f"{model.name} takes {model.n_params} parameters, got shape {p0.shape}")
@@ -256,11 +313,8 @@ def train(
         y,
         mask,
         p0,
-        as_hyper(lr, momentum, beta1, beta2, huber_delta),
-        np.int32(loss_index(loss)),
-        np.int32(optimizer_index(optimizer)),
-        np.int32(epochs),
-        jax.random.PRNGKey(seed),
+        np.array([lr, momentum, beta1, beta2, huber_delta], np.float32),
+        np.array([loss_index(loss), optimizer_index(optimizer), epochs, seed], np.uint32),
         frame_idx,
         grid,
     )
@@ -275,9 +329,18 @@ def train(
     keep = (frames < len(hist_l)) & np.isfinite(preds).all(axis=1)
     if config is None:
         config = dict(
-            model=model.name, **dict(model.size), loss=loss, optimizer=optimizer, lr=lr,
-            epochs=int(epochs), batch_size=batch_size, seed=seed, momentum=momentum,
-            beta1=beta1, beta2=beta2, huber_delta=huber_delta,
+            model=model.name,
+            **dict(model.size),
+            loss=loss,
+            optimizer=optimizer,
+            lr=lr,
+            epochs=int(epochs),
+            batch_size=batch_size,
+            seed=seed,
+            momentum=momentum,
+            beta1=beta1,
+            beta2=beta2,
+            huber_delta=huber_delta,
         )
     return History(
         model=model,
@@ -294,9 +357,11 @@ def train(
     )
 
 
-def _check_settings(lr, epochs, momentum, beta1, beta2, huber_delta):
+def _check_settings(lr, epochs, momentum, beta1, beta2, huber_delta, seed):
     def number(name, value, low, high, low_open=False, high_open=False):
-        ok = isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(value, bool)
+        ok = isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(
+            value, bool
+        )
         ok = ok and np.isfinite(value)
         ok = ok and (value > low if low_open else value >= low)
         ok = ok and (value < high if high_open else value <= high)
@@ -305,9 +370,15 @@ def _check_settings(lr, epochs, momentum, beta1, beta2, huber_delta):
             raise ValueError(f"{name} must be a number in {lo}{low:g}, {high:g}{hi}, not {value!r}")
 
     number("learning rate", lr, 0, 1e3)
-    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or not 0 <= epochs <= MAX_EPOCHS:
+    if (
+        isinstance(epochs, bool)
+        or not isinstance(epochs, (int, np.integer))
+        or not 0 <= epochs <= MAX_EPOCHS
+    ):
         raise ValueError(f"epochs must be a whole number from 0 to {MAX_EPOCHS}, not {epochs!r}")
     number("momentum", momentum, 0, 1, high_open=True)
     number("beta1", beta1, 0, 1, high_open=True)
     number("beta2", beta2, 0, 1, high_open=True)
     number("huber delta", huber_delta, 0, 1e6, low_open=True)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
+        raise ValueError(f"seed must be a whole number from 0 to 2**32 - 1, not {seed!r}")

@@ -221,7 +221,9 @@ def test_diverging_learning_rate_shows_the_message():
     at.select_slider(key="epochs").set_value(1000)
     run(at)
     errors = [e.value for e in at.error]
-    assert any(re.search(r"diverged at epoch \d+: lower the learning rate", e) for e in errors), errors
+    assert any(re.search(r"diverged at epoch \d+: lower the learning rate", e) for e in errors), (
+        errors
+    )
     h = fit(preset="fastai-quadratic", loss="mse", lr=10.0, epochs=1000)
     assert f"epoch {h.diverged_at}" in " ".join(errors)
     fig = fit_chart(at)
@@ -289,7 +291,9 @@ def test_fit_by_hand_shows_the_live_loss_and_starts_training_from_there():
     at = run(new_app(view="Fit by hand"))
     assert [s.label for s in at.slider if s.key and s.key.startswith("hand_")] == ["a", "b", "c"]
     title = charts(at)[0]["layout"]["title"]["text"]
-    assert title == "L1 (mean absolute error): 2.42".split(" (")[0] + ": 2.42"  # the lesson's MAE at 1.1
+    assert (
+        title == "L1 (mean absolute error): 2.42".split(" (")[0] + ": 2.42"
+    )  # the lesson's MAE at 1.1
     at.slider(key="hand_a").set_value(3.0)
     at.slider(key="hand_b").set_value(2.0)
     at.slider(key="hand_c").set_value(1.0)

@@ -16,9 +16,7 @@ from explorer.models import ACTIVATIONS, MAX_DEGREE, MAX_RELUS
 
 CSV = "csv"
 DEFAULT_PRESET = "fastai-quadratic"
-LR_OPTIONS = tuple(
-    float(f"{m}e{e}") for e in range(-6, 1) for m in (1, 2, 3, 5)
-) + (10.0,)
+LR_OPTIONS = tuple(float(f"{m}e{e}") for e in range(-6, 1) for m in (1, 2, 3, 5)) + (10.0,)
 EPOCH_OPTIONS = (1, 2, 3, 5, 10, 20, 30, 50, 100, 200, 300, 500, 1000, 2000, 3000, 5000, 10000)
 BATCH_OPTIONS = ("all", 1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
 MAX_UI_POINTS = 1000
@@ -107,7 +105,13 @@ def data_ui() -> DataChoice:
     )
     base = preset_defaults(source if source in PRESETS else DEFAULT_PRESET)
     seed = st.sidebar.number_input(
-        "Seed", 0, 2**31 - 1, 42, step=1, key="seed", bind="query-params",
+        "Seed",
+        0,
+        2**31 - 1,
+        42,
+        step=1,
+        key="seed",
+        bind="query-params",
         help="Seeds the noise, the outliers, the random start and the mini-batch shuffle.",
     )
     if source == CSV:
@@ -115,13 +119,26 @@ def data_ui() -> DataChoice:
     if source not in PRESETS:
         source = DEFAULT_PRESET
     st.sidebar.caption(PRESETS[source].description)
-    points = st.sidebar.slider("Number of points", 2, MAX_UI_POINTS, base["points"], key="points", bind="query-params")
+    points = st.sidebar.slider(
+        "Number of points", 2, MAX_UI_POINTS, base["points"], key="points", bind="query-params"
+    )
     noise = st.sidebar.slider(
-        "Noise", 0.0, 10.0, float(base["noise"]), step=0.05, key="noise", bind="query-params",
+        "Noise",
+        0.0,
+        10.0,
+        float(base["noise"]),
+        step=0.05,
+        key="noise",
+        bind="query-params",
         help="Standard deviation of the added noise (the recipe's own level by default).",
     )
     outliers = st.sidebar.slider(
-        "Outliers", 0, min(10, points), min(int(base["outliers"]), points), key="outliers", bind="query-params",
+        "Outliers",
+        0,
+        min(10, points),
+        min(int(base["outliers"]), points),
+        key="outliers",
+        bind="query-params",
         help="Points thrown far above the curve: where L1 and L2 disagree.",
     )
     dataset = make_preset(source, points=points, noise=noise, outliers=outliers, seed=seed)
@@ -130,18 +147,24 @@ def data_ui() -> DataChoice:
 
 
 def _csv_ui() -> DataChoice:
-    upload = st.sidebar.file_uploader("CSV file (x, y)", type=["csv", "txt", "tsv"], key="upload", help=LIMITS_TEXT)
+    upload = st.sidebar.file_uploader(
+        "CSV file (x, y)", type=["csv", "txt", "tsv"], key="upload", help=LIMITS_TEXT
+    )
     previous = st.session_state.get("last_data") or make_preset(DEFAULT_PRESET)
     if upload is None:
         st.sidebar.info(f"Upload a file. Meanwhile: {previous.name}.")
-        return DataChoice(previous, ("kept", previous.name, previous.x.tobytes(), previous.y.tobytes()), None)
+        return DataChoice(
+            previous, ("kept", previous.name, previous.x.tobytes(), previous.y.tobytes()), None
+        )
     raw = upload.getvalue()
     digest = hashlib.sha256(raw).hexdigest()
     try:
         dataset = _parse_upload(digest, raw, upload.name)
     except DataError as err:
         st.sidebar.error(f"**{upload.name}** can't be used: {err}. Still showing {previous.name}.")
-        return DataChoice(previous, ("kept", previous.name, previous.x.tobytes(), previous.y.tobytes()), None)
+        return DataChoice(
+            previous, ("kept", previous.name, previous.x.tobytes(), previous.y.tobytes()), None
+        )
     st.sidebar.success(f"{dataset.name}: {dataset.n} points ({dataset.x_label}, {dataset.y_label})")
     st.session_state["last_data"] = dataset
     return DataChoice(dataset, ("csv", digest), None)
@@ -156,19 +179,47 @@ def model_ui(defaults: dict) -> ModelChoice:
     """Model section: the family and its size."""
     st.sidebar.header("Model")
     name = st.sidebar.selectbox(
-        "Function to fit", tuple(MODEL_NOTES), index=tuple(MODEL_NOTES).index(defaults["model"]),
-        key="model", bind="query-params",
+        "Function to fit",
+        tuple(MODEL_NOTES),
+        index=tuple(MODEL_NOTES).index(defaults["model"]),
+        key="model",
+        bind="query-params",
     )
     st.sidebar.caption(MODEL_NOTES[name])
     size: tuple = ()
     if name == "polynomial":
-        size = (("degree", st.sidebar.slider("Degree", 1, MAX_DEGREE, defaults["degree"], key="degree", bind="query-params")),)
+        size = (
+            (
+                "degree",
+                st.sidebar.slider(
+                    "Degree", 1, MAX_DEGREE, defaults["degree"], key="degree", bind="query-params"
+                ),
+            ),
+        )
     elif name == "relu-sum":
-        size = (("relus", st.sidebar.slider("Number of ReLUs", 1, MAX_RELUS, defaults["relus"], key="relus", bind="query-params")),)
+        size = (
+            (
+                "relus",
+                st.sidebar.slider(
+                    "Number of ReLUs",
+                    1,
+                    MAX_RELUS,
+                    defaults["relus"],
+                    key="relus",
+                    bind="query-params",
+                ),
+            ),
+        )
     elif name == "mlp":
-        width = st.sidebar.slider("Hidden units", 1, MAX_UI_WIDTH, defaults["width"], key="width", bind="query-params")
+        width = st.sidebar.slider(
+            "Hidden units", 1, MAX_UI_WIDTH, defaults["width"], key="width", bind="query-params"
+        )
         act = st.sidebar.selectbox(
-            "Activation", tuple(ACTIVATIONS), index=tuple(ACTIVATIONS).index(defaults["act"]), key="act", bind="query-params"
+            "Activation",
+            tuple(ACTIVATIONS),
+            index=tuple(ACTIVATIONS).index(defaults["act"]),
+            key="act",
+            bind="query-params",
         )
         size = (("width", width), ("activation", act))
     return ModelChoice(name, size)
@@ -183,47 +234,87 @@ def training_ui(defaults: dict) -> TrainChoice:
     st.sidebar.header("Training")
     names = tuple(LOSSES)
     loss = st.sidebar.radio(
-        "Loss", names, index=names.index(defaults["loss"]), format_func=LOSS_LABELS.get,
+        "Loss",
+        names,
+        index=names.index(defaults["loss"]),
+        format_func=LOSS_LABELS.get,
         captions=[LOSSES[k].words for k in names],
-        key="loss", bind="query-params",
+        key="loss",
+        bind="query-params",
     )
     st.sidebar.latex(LOSSES[loss].formula)
     delta = 1.0
     if loss == "huber":
-        delta = st.sidebar.slider("Huber delta", 0.05, 10.0, 1.0, step=0.05, key="delta", bind="query-params")
+        delta = st.sidebar.slider(
+            "Huber delta", 0.05, 10.0, 1.0, step=0.05, key="delta", bind="query-params"
+        )
     lr = st.sidebar.select_slider(
-        "Learning rate", LR_OPTIONS, value=_nearest(LR_OPTIONS, defaults["lr"]), format_func=_lr_label,
-        key="lr", bind="query-params", help="The step is learning rate × gradient (log scale, 1e-6 to 10).",
+        "Learning rate",
+        LR_OPTIONS,
+        value=_nearest(LR_OPTIONS, defaults["lr"]),
+        format_func=_lr_label,
+        key="lr",
+        bind="query-params",
+        help="The step is learning rate × gradient (log scale, 1e-6 to 10).",
     )
     epochs = st.sidebar.select_slider(
-        "Epochs", EPOCH_OPTIONS, value=_nearest(EPOCH_OPTIONS, defaults["epochs"]), key="epochs", bind="query-params",
+        "Epochs",
+        EPOCH_OPTIONS,
+        value=_nearest(EPOCH_OPTIONS, defaults["epochs"]),
+        key="epochs",
+        bind="query-params",
         help="Passes over the data; each is one step of gradient descent (full batch).",
     )
     opts = tuple(OPTIMIZERS)
     optimizer = st.sidebar.selectbox(
-        "Optimizer", opts, index=opts.index(defaults["opt"]), format_func=OPT_LABELS.get,
-        key="opt", bind="query-params", help="; ".join(f"{o.label}: {o.words}" for o in OPTIMIZERS.values()),
+        "Optimizer",
+        opts,
+        index=opts.index(defaults["opt"]),
+        format_func=OPT_LABELS.get,
+        key="opt",
+        bind="query-params",
+        help="; ".join(f"{o.label}: {o.words}" for o in OPTIMIZERS.values()),
     )
     momentum, beta1, beta2 = 0.9, 0.9, 0.999
     if optimizer == "momentum":
-        momentum = st.sidebar.slider("Momentum", 0.0, 0.99, 0.9, step=0.01, key="momentum", bind="query-params")
+        momentum = st.sidebar.slider(
+            "Momentum", 0.0, 0.99, 0.9, step=0.01, key="momentum", bind="query-params"
+        )
     elif optimizer == "adam":
-        beta1 = st.sidebar.slider("Adam beta1", 0.0, 0.99, 0.9, step=0.01, key="beta1", bind="query-params")
+        beta1 = st.sidebar.slider(
+            "Adam beta1", 0.0, 0.99, 0.9, step=0.01, key="beta1", bind="query-params"
+        )
         beta2 = st.sidebar.select_slider(
             "Adam beta2", (0.9, 0.99, 0.999, 0.9999), value=0.999, key="beta2", bind="query-params"
         )
     batch = st.sidebar.select_slider(
-        "Batch size", BATCH_OPTIONS, value="all", key="batch", bind="query-params",
+        "Batch size",
+        BATCH_OPTIONS,
+        value="all",
+        key="batch",
+        bind="query-params",
         help="'all' is full-batch gradient descent; smaller batches take several shuffled steps per epoch.",
     )
     start = st.sidebar.radio(
-        "Start from", tuple(START_LABELS), index=tuple(START_LABELS).index(defaults["start"]),
-        format_func=START_LABELS.get, key="start", bind="query-params",
+        "Start from",
+        tuple(START_LABELS),
+        index=tuple(START_LABELS).index(defaults["start"]),
+        format_func=START_LABELS.get,
+        key="start",
+        bind="query-params",
         help="Where the parameters begin. Runs with the same start can be compared.",
     )
     return TrainChoice(
-        loss, float(lr), int(epochs), optimizer, float(momentum), float(beta1), float(beta2),
-        float(delta), None if batch == "all" else int(batch), start,
+        loss,
+        float(lr),
+        int(epochs),
+        optimizer,
+        float(momentum),
+        float(beta1),
+        float(beta2),
+        float(delta),
+        None if batch == "all" else int(batch),
+        start,
     )
 
 

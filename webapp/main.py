@@ -21,7 +21,13 @@ def header() -> str:
         "loss, follow the gradient downhill, repeat. Press ▶ Play on the chart, or step one epoch at a time."
     )
     return st.segmented_control(
-        "View", VIEWS, default="Train", required=True, key="view", bind="query-params", label_visibility="collapsed"
+        "View",
+        VIEWS,
+        default="Train",
+        required=True,
+        key="view",
+        bind="query-params",
+        label_visibility="collapsed",
     )
 
 
@@ -41,7 +47,12 @@ def hand_values(names: list[str]) -> dict[str, float]:
 
 
 def main() -> None:
-    st.set_page_config(page_title="Gradient Explorer", page_icon=":material/trending_down:", layout="wide", initial_sidebar_state="expanded")
+    st.set_page_config(
+        page_title="Gradient Explorer",
+        page_icon=":material/trending_down:",
+        layout="wide",
+        initial_sidebar_state="expanded",
+    )
     view = header()
     data = data_ui()
     defaults = preset_defaults(data.preset or DEFAULT_PRESET)
@@ -54,6 +65,11 @@ def main() -> None:
     if view == "Compare losses":
         views.compare_view(data, model, t, init, seed)
     elif view == "Fit by hand":
-        views.hand_view(data, model, t, run.history.params[0] if run.history.last_epoch >= 0 else np.zeros(len(names)))
+        views.hand_view(
+            data,
+            model,
+            t,
+            run.history.params[0] if run.history.last_epoch >= 0 else np.zeros(len(names)),
+        )
     else:
         views.train_view(run, t)

@@ -27,7 +27,9 @@ class Run:
     labels: tuple[str, str]
 
 
-def start_values(data: DataChoice, model: ModelChoice, train_choice: TrainChoice, hand: dict) -> tuple:
+def start_values(
+    data: DataChoice, model: ModelChoice, train_choice: TrainChoice, hand: dict
+) -> tuple:
     """The explicit initial values for the chosen start, as a sorted tuple of pairs."""
     if train_choice.start == "preset" and data.preset is not None:
         d = PRESETS[data.preset].defaults
@@ -38,9 +40,26 @@ def start_values(data: DataChoice, model: ModelChoice, train_choice: TrainChoice
     return ()
 
 
-def get_run(data: DataChoice, model: ModelChoice, t: TrainChoice, init: tuple, seed: int, loss: str | None = None) -> Run:
+def get_run(
+    data: DataChoice,
+    model: ModelChoice,
+    t: TrainChoice,
+    init: tuple,
+    seed: int,
+    loss: str | None = None,
+) -> Run:
     """The run for these settings (trained once, then served from the cache)."""
-    t_key = (loss or t.loss, t.lr, t.epochs, t.optimizer, t.momentum, t.beta1, t.beta2, t.huber_delta, t.batch_size)
+    t_key = (
+        loss or t.loss,
+        t.lr,
+        t.epochs,
+        t.optimizer,
+        t.momentum,
+        t.beta1,
+        t.beta2,
+        t.huber_delta,
+        t.batch_size,
+    )
     return _cached_run(data.key, model.name, model.size, t_key, init, seed, _data=data.dataset)
 
 
@@ -50,12 +69,35 @@ def _cached_run(data_key, model_name, size, t_key, init, seed, _data: Dataset) -
     model = build_model(model_name, **dict(size))
     p0 = model.init(seed, dict(init))
     h = train(
-        _data, model, p0, loss=loss, optimizer=optimizer, lr=lr, epochs=epochs, batch_size=batch,
-        seed=seed, momentum=momentum, beta1=beta1, beta2=beta2, huber_delta=delta,
+        _data,
+        model,
+        p0,
+        loss=loss,
+        optimizer=optimizer,
+        lr=lr,
+        epochs=epochs,
+        batch_size=batch,
+        seed=seed,
+        momentum=momentum,
+        beta1=beta1,
+        beta2=beta2,
+        huber_delta=delta,
         config=dict(
-            data=_data.name, points=_data.n, model=model_name, **dict(size), loss=loss,
-            optimizer=optimizer, lr=lr, epochs=epochs, batch_size=batch, seed=seed,
-            init=dict(init), momentum=momentum, beta1=beta1, beta2=beta2, huber_delta=delta,
+            data=_data.name,
+            points=_data.n,
+            model=model_name,
+            **dict(size),
+            loss=loss,
+            optimizer=optimizer,
+            lr=lr,
+            epochs=epochs,
+            batch_size=batch,
+            seed=seed,
+            init=dict(init),
+            momentum=momentum,
+            beta1=beta1,
+            beta2=beta2,
+            huber_delta=delta,
         ),
     )
     labels = (_data.x_label, _data.y_label)
@@ -69,7 +111,9 @@ def _cached_run(data_key, model_name, size, t_key, init, seed, _data: Dataset) -
     )
 
 
-def hand_ranges(data: Dataset, model_name: str, names: list[str]) -> dict[str, tuple[float, float, float]]:
+def hand_ranges(
+    data: Dataset, model_name: str, names: list[str]
+) -> dict[str, tuple[float, float, float]]:
     """Slider (low, high, step) per parameter for fitting by hand.
 
     For the lesson's quadratic on its own data, the notebook's -1.1..3.3 by 0.1. For models

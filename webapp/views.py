@@ -9,6 +9,7 @@ from explorer import LOSSES, build_model, figures
 from explorer.export import history_csv, history_json
 from explorer.figures import fmt
 from explorer.losses import all_losses
+from explorer.train import loss_and_grad
 
 from . import charts
 from .controls import DataChoice, ModelChoice, TrainChoice
@@ -69,14 +70,56 @@ def _epoch_panel(run: Run, t: TrainChoice) -> None:
 
 def _stepper(last: int) -> int:
     c = st.columns([1, 1, 1.3, 1, 1, 3.2], gap="small", vertical_alignment="center")
-    c[0].button("First", icon=":material/first_page:", key="first", help="The start (epoch 0)", on_click=_set_epoch, args=(0,), width="stretch")
-    c[1].button("Back", icon=":material/chevron_left:", key="back", help="One epoch back", on_click=_shift_epoch, args=(-1, last), width="stretch")
+    c[0].button(
+        "First",
+        icon=":material/first_page:",
+        key="first",
+        help="The start (epoch 0)",
+        on_click=_set_epoch,
+        args=(0,),
+        width="stretch",
+    )
+    c[1].button(
+        "Back",
+        icon=":material/chevron_left:",
+        key="back",
+        help="One epoch back",
+        on_click=_shift_epoch,
+        args=(-1, last),
+        width="stretch",
+    )
     epoch = c[2].number_input(
-        "Epoch", 0, last, 0, step=1, key="epoch", bind="query-params", label_visibility="collapsed",
+        "Epoch",
+        0,
+        last,
+        0,
+        step=1,
+        key="epoch",
+        bind="query-params",
+        label_visibility="collapsed",
         help="The epoch shown: type one or use the buttons.",
     )
-    c[3].button("Step", icon=":material/chevron_right:", icon_position="right", key="forward", help="One epoch forward", on_click=_shift_epoch, args=(1, last), width="stretch", type="primary")
-    c[4].button("Last", icon=":material/last_page:", icon_position="right", key="last", help="The last epoch", on_click=_set_epoch, args=(last,), width="stretch")
+    c[3].button(
+        "Step",
+        icon=":material/chevron_right:",
+        icon_position="right",
+        key="forward",
+        help="One epoch forward",
+        on_click=_shift_epoch,
+        args=(1, last),
+        width="stretch",
+        type="primary",
+    )
+    c[4].button(
+        "Last",
+        icon=":material/last_page:",
+        icon_position="right",
+        key="last",
+        help="The last epoch",
+        on_click=_set_epoch,
+        args=(last,),
+        width="stretch",
+    )
     c[5].markdown(f"epoch **{int(epoch)}** of {last}")
     return int(epoch)
 
@@ -122,7 +165,11 @@ def epoch_table(h, epoch: int, t: TrainChoice) -> None:
                 "Every parameter moves against its gradient, scaled by the learning rate."
             )
         else:
-            why = "mini-batches each take their own step" if t.batch_size else "the optimizer reshapes the step"
+            why = (
+                "mini-batches each take their own step"
+                if t.batch_size
+                else "the optimizer reshapes the step"
+            )
             st.caption(f"With {t.optimizer} ({why}), the step taken is not simply lr × gradient.")
     else:
         st.markdown(f"**{loss_name}** at the last epoch: {fmt(h.loss[epoch])}")
@@ -131,21 +178,51 @@ def epoch_table(h, epoch: int, t: TrainChoice) -> None:
 
 def downloads(run: Run) -> None:
     h = run.history
-    st.markdown("**Keep or share this run** — the address bar holds every setting, so a copied link reopens this view.")
+    st.markdown(
+        "**Keep or share this run** — the address bar holds every setting, so a copied link reopens this view."
+    )
     c = st.columns(3)
-    c[0].download_button("History (CSV)", lambda: history_csv(h), "history.csv", "text/csv", key="dl_csv", on_click="ignore", width="stretch")
-    c[1].download_button("History (JSON)", lambda: history_json(h), "history.json", "application/json", key="dl_json", on_click="ignore", width="stretch")
+    c[0].download_button(
+        "History (CSV)",
+        lambda: history_csv(h),
+        "history.csv",
+        "text/csv",
+        key="dl_csv",
+        on_click="ignore",
+        width="stretch",
+    )
+    c[1].download_button(
+        "History (JSON)",
+        lambda: history_json(h),
+        "history.json",
+        "application/json",
+        key="dl_json",
+        on_click="ignore",
+        width="stretch",
+    )
     c[2].download_button(
-        "Animation (HTML)", lambda: figures.to_html(run.fit_fig), "gradient-explorer.html", "text/html",
-        key="dl_html", on_click="ignore", width="stretch", help="A standalone page that plays offline.",
+        "Animation (HTML)",
+        lambda: figures.to_html(run.fit_fig),
+        "gradient-explorer.html",
+        "text/html",
+        key="dl_html",
+        on_click="ignore",
+        width="stretch",
+        help="A standalone page that plays offline.",
     )
 
 
-def compare_view(data: DataChoice, model: ModelChoice, t: TrainChoice, init: tuple, seed: int) -> None:
+def compare_view(
+    data: DataChoice, model: ModelChoice, t: TrainChoice, init: tuple, seed: int
+) -> None:
     names = tuple(LOSSES)
     chosen = st.multiselect(
-        "Losses to compare", names, default=["l1", "l2"], format_func=lambda k: LOSSES[k].label,
-        key="compare", bind="query-params",
+        "Losses to compare",
+        names,
+        default=["l1", "l2"],
+        format_func=lambda k: LOSSES[k].label,
+        key="compare",
+        bind="query-params",
         help="Each is trained on the same data, from the same start, with the same learning rate and epochs.",
     )
     if not chosen:
@@ -156,7 +233,9 @@ def compare_view(data: DataChoice, model: ModelChoice, t: TrainChoice, init: tup
     labels = next(iter(runs.values())).labels
     for name, r in runs.items():
         if r.history.diverged_at is not None:
-            st.warning(f"{LOSSES[name].label} diverged at epoch {r.history.diverged_at}: its curves stop there. Lower the learning rate.")
+            st.warning(
+                f"{LOSSES[name].label} diverged at epoch {r.history.diverged_at}: its curves stop there. Lower the learning rate."
+            )
     if all(h.last_epoch < 0 for h in hist.values()):
         st.error("No run has a finite loss at the start.")
         return
@@ -179,10 +258,24 @@ def _compare_tips(data: DataChoice, t: TrainChoice) -> None:
     c = st.columns([1, 1, 3], vertical_alignment="center")
     if data.preset is not None and data.key[4] == 0:
         tips.append("raise **Outliers** to see L1 shrug them off while L2 is pulled towards them")
-        c[0].button("Add 3 outliers", icon=":material/scatter_plot:", key="add_outliers", on_click=_set_state, kwargs=dict(outliers=3), width="stretch")
+        c[0].button(
+            "Add 3 outliers",
+            icon=":material/scatter_plot:",
+            key="add_outliers",
+            on_click=_set_state,
+            kwargs=dict(outliers=3),
+            width="stretch",
+        )
     if t.epochs < 1000:
         tips.append(f"{t.epochs} epochs may stop before each loss has settled")
-        c[1].button("Train 1000 epochs", icon=":material/fast_forward:", key="more_epochs", on_click=_set_state, kwargs=dict(epochs=1000), width="stretch")
+        c[1].button(
+            "Train 1000 epochs",
+            icon=":material/fast_forward:",
+            key="more_epochs",
+            on_click=_set_state,
+            kwargs=dict(epochs=1000),
+            width="stretch",
+        )
     if tips:
         c[2].caption("Tip: " + "; ".join(tips) + ".")
 
@@ -195,7 +288,12 @@ def _compare_table(runs) -> str:
     for name, h in runs.items():
         k = h.last_epoch
         metrics = all_losses(h.predict(k, h.x), h.y, h.config["huber_delta"])
-        cells = [LOSSES[name].label, str(k), *(fmt(metrics[m]) for m in LOSSES), *(fmt(v) for v in h.params[k][: len(params)])]
+        cells = [
+            LOSSES[name].label,
+            str(k),
+            *(fmt(metrics[m]) for m in LOSSES),
+            *(fmt(v) for v in h.params[k][: len(params)]),
+        ]
         rows.append("| " + " | ".join(cells) + " |")
     return "\n".join(rows)
 
@@ -206,7 +304,9 @@ def _train_from_hand(names: list[str]) -> None:
     st.session_state["epoch"] = 0
 
 
-def hand_view(data: DataChoice, model_choice: ModelChoice, t: TrainChoice, start: np.ndarray) -> None:
+def hand_view(
+    data: DataChoice, model_choice: ModelChoice, t: TrainChoice, start: np.ndarray
+) -> None:
     model = build_model(model_choice.name, **dict(model_choice.size))
     names = model.layout
     if len(names) > 4:
@@ -227,16 +327,48 @@ def hand_view(data: DataChoice, model_choice: ModelChoice, t: TrainChoice, start
         lo, hi, step = ranges[name]
         default = float(np.clip(np.round(s / step) * step, lo, hi))
         values.append(
-            col.slider(name, lo, hi, default, step=step, key=f"hand_{name}", bind="query-params", persist_state="session")
+            col.slider(
+                name,
+                lo,
+                hi,
+                default,
+                step=step,
+                key=f"hand_{name}",
+                bind="query-params",
+                persist_state="session",
+            )
         )
     p = np.asarray(values, np.float32)
-    grid = np.linspace(ds.x.min(), ds.x.max(), 200) if np.ptp(ds.x) else ds.x[:1] + np.linspace(-1, 1, 200)
+    span = float(np.ptp(ds.x)) or 2.0
+    grid = np.linspace(ds.x.min() - 0.05 * span, ds.x.max() + 0.05 * span, 200)
     preds = np.asarray(model.predict(p, grid.astype(np.float32)))
     metrics = all_losses(np.asarray(model.predict(p, ds.x.astype(np.float32))), ds.y, t.huber_delta)
     title = f"{LOSSES[t.loss].label.split(' (')[0]}: {metrics[t.loss]:.2f}"
-    charts.show(figures.hand_figure(ds.x, ds.y, grid, preds, title, (ds.x_label, ds.y_label)), key="hand_chart")
-    st.markdown(" · ".join(f"{LOSSES[m].label}: **{fmt(v)}**" for m, v in metrics.items()))
+    left, right = st.columns([3, 2], gap="medium")
+    with left:
+        charts.show(
+            figures.hand_figure(ds.x, ds.y, grid, preds, title, (ds.x_label, ds.y_label)),
+            key="hand_chart",
+        )
+    with right:
+        _, grad = loss_and_grad(model, p, ds.x, ds.y, t.loss, t.huber_delta)
+        rows = [
+            "| parameter | value | gradient | to lower the loss |",
+            "| ---: | ---: | ---: | :--- |",
+        ]
+        for name, v, g in zip(names, p, grad, strict=True):
+            hint = "increase it" if g < 0 else "decrease it" if g > 0 else "leave it"
+            rows.append(f"| **{name}** | {fmt(v)} | {fmt(g)} | {hint} |")
+        st.markdown("\n".join(rows))
+        st.caption(
+            f"The gradient of the {LOSSES[t.loss].label}: how fast the loss grows as each parameter "
+            "grows. Gradient descent moves every parameter the other way."
+        )
+        st.markdown("  \n".join(f"{LOSSES[m].label}: **{fmt(v)}**" for m, v in metrics.items()))
     st.button(
-        "Start gradient descent from here", type="primary", key="train_from_hand",
-        on_click=_train_from_hand, args=(names,),
+        "Start gradient descent from here",
+        type="primary",
+        key="train_from_hand",
+        on_click=_train_from_hand,
+        args=(names,),
     )
