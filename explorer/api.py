@@ -186,15 +186,20 @@ class Comparison:
     runs: dict[str, History]
 
     def table(self) -> list[dict]:
-        """One row per loss: final value of every metric, final parameters, epochs run."""
+        """One row per loss: final value of every metric, final parameters, epochs run.
+
+        A metric that overflows float32 at the final parameters is None, as are all values
+        of a run that was not finite even at its start.
+        """
         rows = []
         for name, h in self.runs.items():
             k = h.last_epoch
             metrics = all_losses(h.predict(k, h.x), h.y, h.config["huber_delta"]) if k >= 0 else {}
+            metrics = {m: (v if np.isfinite(v) else None) for m, v in metrics.items()}
             rows.append(
                 dict(
                     loss=name,
-                    epochs_run=k,
+                    epochs_run=k if k >= 0 else None,
                     diverged_at=h.diverged_at,
                     **{f"final_{m}": v for m, v in metrics.items()},
                     **(

@@ -123,6 +123,12 @@ def history_table(h: History) -> str:
     return "\n".join(lines + notes)
 
 
+def _cell(v) -> str:
+    if v is None:
+        return f"{'-':>11}"
+    return f"{v:>11d}" if isinstance(v, int) else _fmt(v)
+
+
 def compare_table(rows: list[dict], losses: list[str]) -> str:
     metric_cols = [f"final_{m}" for m in LOSSES]
     params = [k for k in rows[0] if k not in ("loss", "epochs_run", "diverged_at", *metric_cols)][
@@ -131,9 +137,9 @@ def compare_table(rows: list[dict], losses: list[str]) -> str:
     head = ["trained on", "epochs"] + [c.removeprefix("final_") for c in metric_cols] + params
     lines = [" ".join(f"{c:>11}" for c in head)]
     for r in rows:
-        cells = [f"{r['loss']:>11}", f"{r['epochs_run']:>11d}"]
-        cells += [_fmt(r[c]) if c in r else f"{'-':>11}" for c in metric_cols]
-        cells += [_fmt(r[p]) if p in r else f"{'-':>11}" for p in params]
+        cells = [f"{r['loss']:>11}", _cell(r["epochs_run"])]
+        cells += [_cell(r.get(c)) for c in metric_cols]
+        cells += [_cell(r.get(p)) for p in params]
         lines.append(" ".join(cells))
         if r["diverged_at"] is not None:
             lines.append(

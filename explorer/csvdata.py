@@ -19,6 +19,7 @@ MAX_ABS = 1e6  # larger values overflow float32 squares and gradients
 MAX_LINE_CHARS = 1_000
 
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _NONFINITE = re.compile(r"[+-]?(nan|inf|infinity)", re.IGNORECASE)
 
 LIMITS_TEXT = (
@@ -127,7 +128,9 @@ def parse_csv(raw: bytes, name: str = "data.csv") -> Dataset:
     xs: list[float] = []
     ys: list[float] = []
     first = True
-    for number, line in enumerate(text.splitlines(), start=1):
+    # Only CR, LF and CRLF end a line (str.splitlines also splits at form feeds and the
+    # like, which would put the line numbers in messages off from an editor's).
+    for number, line in enumerate(_LINE_BREAK.split(text), start=1):
         if len(line) > MAX_LINE_CHARS:
             raise DataError(
                 f"the line is {len(line):,} characters long; the limit is {MAX_LINE_CHARS:,}",

@@ -177,6 +177,18 @@ PRESETS: dict[str, Preset] = {
 }
 
 
+def _whole(value, low: int, high: int) -> bool:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        return False
+    return bool(np.isfinite(value)) and int(value) == value and low <= value <= high
+
+
+def _number(value, low: float, high: float) -> bool:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        return False
+    return bool(np.isfinite(value)) and low <= value <= high
+
+
 def make_preset(
     name: str,
     points: int | None = None,
@@ -205,15 +217,15 @@ def make_preset(
     preset = PRESETS[name]
     points = preset.points if points is None else points
     noise = preset.noise if noise is None else noise
-    if isinstance(points, bool) or int(points) != points or not MIN_POINTS <= points <= MAX_POINTS:
+    if not _whole(points, MIN_POINTS, MAX_POINTS):
         raise ValueError(f"points must be a whole number from {MIN_POINTS} to {MAX_POINTS}")
-    if not np.isfinite(noise) or not 0 <= noise <= MAX_NOISE:
-        raise ValueError(f"noise must be from 0 to {MAX_NOISE:g}")
-    if isinstance(outliers, bool) or int(outliers) != outliers or not 0 <= outliers <= points:
+    if not _number(noise, 0, MAX_NOISE):
+        raise ValueError(f"noise must be a number from 0 to {MAX_NOISE:g}")
+    if not _whole(outliers, 0, points):
         raise ValueError(
             f"outliers must be a whole number from 0 to the number of points ({points})"
         )
-    if isinstance(seed, bool) or int(seed) != seed or not 0 <= seed < 2**32:
+    if not _whole(seed, 0, 2**32 - 1):
         raise ValueError("seed must be a whole number from 0 to 2**32 - 1")
     rng = np.random.RandomState(int(seed))
     x, y = preset.make(int(points), float(noise), rng)

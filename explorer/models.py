@@ -206,9 +206,9 @@ def _build_mlp(width: int = 8, activation: str = "relu") -> Model:
 def _check_int(name: str, value, low: int, high: int) -> int:
     try:
         ivalue = int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ValueError(f"{name} must be a whole number, not {value!r}") from None
-    if ivalue != value or not low <= ivalue <= high:
+    if isinstance(value, bool) or ivalue != value or not low <= ivalue <= high:
         raise ValueError(f"{name} must be a whole number from {low} to {high}, not {value!r}")
     return ivalue
 

@@ -1,0 +1,257 @@
+"""The command line: JSON that round-trips the API's results, readable tables, and clean
+errors (exit code, "error:", never a traceback)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from explorer import PRESETS, compare, fit
+from explorer.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run_cli(argv, capsys):
+    """Run ``main(argv)``; returns (exit code, stdout, stderr)."""
+    try:
+        code = main(argv)
+    except SystemExit as exit_:  # argparse rejects bad flags this way
+        code = exit_.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def json_round(value):
+    return json.loads(json.dumps(value))
+
+
+def check_history_json(got: dict, h) -> None:
+    """``got`` (parsed --json) holds exactly the History ``h``."""
+    assert set(got) == {"config", "x", "y", "param_names", "history", "diverged_at"}
+    assert got["config"] == json_round(h.config)
+    assert got["x"] == h.x.tolist()
+    assert got["y"] == h.y.tolist()
+    assert got["param_names"] == h.model.param_names
+    assert got["diverged_at"] == h.diverged_at
+    assert len(got["history"]) == len(h.loss)
+    for k, row in enumerate(got["history"]):
+        assert set(row) == {"epoch", "loss", "params", "grads"}
+        assert row["epoch"] == k
+        assert row["loss"] == float(h.loss[k])
+        for key, flat in (("params", h.params[k]), ("grads", h.grads[k])):
+            assert list(row[key]) == h.model.param_names
+            for name, value in h.model.unflatten(flat).items():
+                np.testing.assert_array_equal(np.array(row[key][name]), value)
+                assert np.shape(row[key][name]) == value.shape
+
+
+def test_fit_json_round_trips_the_history(capsys):
+    code, out, err = run_cli(["fit", "--epochs", "5", "--json"], capsys)
+    assert code == 0, err
+    got = json.loads(out)
+    h = fit(epochs=5)
+    check_history_json(got, h)
+    assert len(got["history"]) == 6
+    assert got["config"]["preset"] == "fastai-quadratic"
+    # The preset's suggested start, as float32 values.
+    assert got["history"][0]["params"] == dict.fromkeys("abc", float(np.float32(1.1)))
+
+
+def test_fit_json_with_vector_params_uses_nested_lists(capsys):
+    argv = ["fit", "--preset", "abs", "--model", "relu-sum", "--relus", "2", "--epochs", "3"]
+    code, out, err = run_cli([*argv, "--json"], capsys)
+    assert code == 0, err
+    got = json.loads(out)
+    check_history_json(got, fit(preset="abs", model="relu-sum", relus=2, epochs=3))
+    assert got["param_names"] == ["m", "b", "c"]
+    first = got["history"][0]["params"]
+    assert isinstance(first["m"], list) and len(first["m"]) == 2
+    assert isinstance(first["b"], list) and len(first["b"]) == 2
+    assert isinstance(first["c"], float)
+    assert got["config"]["relus"] == 2
+
+
+def test_fit_flags_reach_the_run(capsys):
+    argv = ["fit", "--init", "a=1.1", "b=1.1", "c=1.1", "--loss", "l1", "--lr", "0.01"]
+    code, out, err = run_cli([*argv, "--epochs", "10", "--optimizer", "sgd", "--json"], capsys)
+    assert code == 0, err
+    got = json.loads(out)
+    h = fit(init={"a": 1.1, "b": 1.1, "c": 1.1}, loss="l1", lr=0.01, epochs=10, optimizer="sgd")
+    check_history_json(got, h)
+    assert round(got["history"][0]["loss"], 4) == 2.4219
+    assert got["config"]["init"] == {"a": 1.1, "b": 1.1, "c": 1.1}
+    assert got["config"]["loss"] == "l1"
+
+
+def test_fit_reads_a_csv_file(tmp_path, capsys):
+    path = tmp_path / "pts.csv"
+    path.write_text("t,speed\n0,1\n1,2.5\n2,6\n3,11\n")
+    code, out, err = run_cli(["fit", "--data", str(path), "--epochs", "4", "--json"], capsys)
+    assert code == 0, err
+    got = json.loads(out)
+    assert got["x"] == [0.0, 1.0, 2.0, 3.0]
+    assert got["y"] == [1.0, 2.5, 6.0, 11.0]
+    assert got["config"]["data"] == "pts.csv"
+    check_history_json(got, fit(data=path, epochs=4))
+
+
+def test_diverged_run_json(capsys):
+    code, out, err = run_cli(
+        ["fit", "--loss", "mse", "--lr", "100", "--epochs", "50", "--json"], capsys
+    )
+    assert code == 0, err
+    got = json.loads(out)
+    assert isinstance(got["diverged_at"], int)
+    assert len(got["history"]) == got["diverged_at"]
+
+
+def table_rows(out: str) -> tuple[list[str], list[list[str]]]:
+    lines = out.strip().splitlines()
+    head = lines[0].split()
+    rows = [line.split() for line in lines[1:] if line.split()[0].lstrip("-").isdigit()]
+    return head, rows
+
+
+def test_fit_table_has_a_row_per_epoch_for_short_runs(capsys):
+    code, out, err = run_cli(["fit", "--epochs", "10"], capsys)
+    assert code == 0, err
+    head, rows = table_rows(out)
+    assert head == ["epoch", "loss", "a", "b", "c", "d/da", "d/db", "d/dc"]
+    assert [int(r[0]) for r in rows] == list(range(11))
+    assert all(len(r) == len(head) for r in rows)
+    h = fit(epochs=10)
+    np.testing.assert_allclose([float(r[1]) for r in rows], h.loss, rtol=1e-4)
+    assert "shown" not in out
+
+
+def test_fit_table_is_thinned_for_long_runs(capsys):
+    code, out, err = run_cli(["fit", "--epochs", "1000"], capsys)
+    assert code == 0, err
+    head, rows = table_rows(out)
+    epochs = [int(r[0]) for r in rows]
+    assert 10 <= len(epochs) <= 40
+    assert epochs[0] == 0 and epochs[-1] == 1000
+    assert epochs == sorted(set(epochs))
+    assert "of 1001 epochs shown" in out
+
+
+def test_fit_table_says_when_the_run_diverged(capsys):
+    code, out, err = run_cli(["fit", "--loss", "mse", "--lr", "100", "--epochs", "50"], capsys)
+    assert code == 0, err
+    assert "diverged at epoch" in out
+
+
+def test_compare_table_has_a_row_per_loss(capsys):
+    code, out, err = run_cli(["compare", "--losses", "l1,l2", "--epochs", "5"], capsys)
+    assert code == 0, err
+    lines = out.strip().splitlines()
+    assert lines[0].split()[:2] == ["trained", "on"]
+    assert [line.split()[0] for line in lines[1:]] == ["l1", "l2"]
+    code, out, err = run_cli(["compare", "--losses", "l1,l2,mse,huber", "--epochs", "5"], capsys)
+    assert code == 0, err
+    assert [line.split()[0] for line in out.strip().splitlines()[1:]] == [
+        "l1",
+        "l2",
+        "mse",
+        "huber",
+    ]
+
+
+def test_compare_json(capsys):
+    code, out, err = run_cli(["compare", "--losses", "l1,l2", "--epochs", "5", "--json"], capsys)
+    assert code == 0, err
+    got = json.loads(out)
+    assert got["losses"] == ["l1", "l2"]
+    assert got["table"] == json_round(compare(losses="l1,l2", epochs=5).table())
+    for row in got["table"]:
+        assert row["epochs_run"] == 5
+        assert {"final_l1", "final_l2", "final_mse", "final_huber", "a", "b", "c"} <= set(row)
+
+
+def test_compare_json_is_strict_json_when_a_metric_overflows(capsys):
+    # Trained on L1 the run stays finite (no divergence), but its final MSE and L2 overflow
+    # float32. The table prints "inf"; --json must still print valid JSON and succeed.
+    argv = ["compare", "--losses", "l1", "--init", "a=1e30", "--epochs", "3"]
+    code, out, err = run_cli(argv, capsys)
+    assert code == 0, err
+    code, out, err = run_cli([*argv, "--json"], capsys)
+    assert code == 0, err
+    got = json.loads(out, parse_constant=lambda name: pytest.fail(f"{name} is not JSON"))
+    assert got["table"][0]["epochs_run"] == 3
+    assert got["table"][0]["diverged_at"] is None
+
+
+def test_presets_lists_every_preset(capsys):
+    code, out, err = run_cli(["presets"], capsys)
+    assert code == 0, err
+    assert [line.split()[0] for line in out.strip().splitlines()] == list(PRESETS)
+
+
+def test_python_dash_m_explorer(tmp_path):
+    # python -m explorer keeps a persistent compile cache: keep it out of the home directory.
+    env = {**os.environ, "PYTHONPATH": str(REPO), "GRADIENT_EXPLORER_CACHE": str(tmp_path / "jax")}
+    done = subprocess.run(
+        [sys.executable, "-m", "explorer", "fit", "--epochs", "3", "--json"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    got = json.loads(done.stdout)
+    h = fit(epochs=3)
+    assert len(got["history"]) == 4
+    np.testing.assert_allclose([r["loss"] for r in got["history"]], h.loss, rtol=1e-6)
+
+
+def bad_csv(tmp_path) -> str:
+    path = tmp_path / "bad.csv"
+    path.write_text("x,y\n1,2\n3,abc\n")
+    return str(path)
+
+
+BAD_ARGS = {
+    "unknown preset": (["fit", "--preset", "nope"], "invalid choice"),
+    "unknown loss": (["fit", "--loss", "l7"], "invalid choice"),
+    "preset and data": (["fit", "--preset", "line", "--data", "x.csv"], "not allowed with"),
+    "init without value": (["fit", "--init", "a"], "NAME=VALUE"),
+    "init not finite": (["fit", "--init", "a=nan"], "finite"),
+    "negative lr": (["fit", "--lr", "-1"], "learning rate"),
+    "nan lr": (["fit", "--lr", "nan"], "learning rate"),
+    "too many epochs": (["fit", "--epochs", "20000"], "epochs"),
+    "missing data file": (["fit", "--data", "{tmp}/missing.csv"], "cannot read"),
+    "malformed csv": (["fit", "--data", "{bad}"], "line 3"),
+    "unknown init name": (["fit", "--init", "z=1"], "no parameter 'z'"),
+    "bad degree": (["fit", "--model", "polynomial", "--degree", "9"], "degree"),
+    "bad batch size": (["fit", "--batch-size", "0"], "batch size"),
+    "bad seed": (["fit", "--seed", "-1"], "seed"),
+    "bad points": (["fit", "--points", "1"], "points"),
+    "bad outliers": (["fit", "--outliers", "99"], "outliers"),
+    "bad compare loss": (["compare", "--losses", "l1,l7"], "unknown loss"),
+    "no command": ([], "required"),
+}
+
+
+@pytest.mark.parametrize(("argv", "words"), BAD_ARGS.values(), ids=BAD_ARGS.keys())
+def test_bad_input_exits_non_zero_with_an_error_line(argv, words, tmp_path, capsys):
+    argv = [a.format(tmp=tmp_path, bad=bad_csv(tmp_path)) for a in argv]
+    code, out, err = run_cli(argv, capsys)
+    assert code not in (0, None)
+    assert "error:" in err
+    assert words in err
+    assert "Traceback" not in err
+    assert out == ""
+
+
+def test_argparse_errors_exit_with_code_2(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["fit", "--preset", "nope"])
+    assert info.value.code == 2
+    assert "error:" in capsys.readouterr().err

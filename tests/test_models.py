@@ -1,0 +1,246 @@
+"""Models: predictions against NumPy, gradients of (model x loss) against finite differences,
+initial values, overrides, layouts and size checks."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from explorer.losses import LOSSES
+from explorer.models import ACTIVATIONS, MAX_DEGREE, MAX_RELUS, MAX_WIDTH, MODELS, build_model
+
+MODEL_CASES = [
+    ("line", {}),
+    ("quadratic", {}),
+    *[("polynomial", {"degree": d}) for d in range(1, MAX_DEGREE + 1)],
+    *[("relu-sum", {"relus": r}) for r in (1, 3, MAX_RELUS)],
+    *[("mlp", {"width": w, "activation": a}) for a in ACTIVATIONS for w in (1, 5)],
+]
+CASE_IDS = [name + "".join(f"-{v}" for v in size.values()) for name, size in MODEL_CASES]
+
+NP_ACTIVATIONS = {
+    "relu": lambda z: np.maximum(z, 0.0),
+    "sigmoid": lambda z: 1.0 / (1.0 + np.exp(-z)),
+    "tanh": np.tanh,
+}
+
+
+def np_predict(model, flat, x):
+    """The model's formula in float64 NumPy, written independently of explorer.models."""
+    p = {k: np.asarray(v, np.float64) for k, v in model.unflatten(np.asarray(flat)).items()}
+    x = np.asarray(x, np.float64)
+    if model.name == "line":
+        return p["m"] * x + p["b"]
+    if model.name == "quadratic":
+        return p["a"] * x**2 + p["b"] * x + p["c"]
+    if model.name == "polynomial":
+        coeffs = [float(p[f"c{i}"]) for i in range(model.option("degree") + 1)]
+        return np.polynomial.polynomial.polyval(x, coeffs)
+    if model.name == "relu-sum":
+        return p["c"] + np.maximum(np.outer(x, p["m"]) + p["b"], 0.0).sum(axis=1)
+    if model.name == "mlp":
+        act = NP_ACTIVATIONS[model.option("activation")]
+        return p["b2"] + act(np.outer(x, p["W1"]) + p["b1"]) @ p["W2"]
+    raise AssertionError(f"no reference formula for model {model.name!r}")
+
+
+def np_loss(name, e, delta=1.0):
+    a = np.abs(e)
+    return {
+        "l1": lambda: np.mean(a),
+        "l2": lambda: np.sqrt(np.mean(e**2)),
+        "mse": lambda: np.mean(e**2),
+        "huber": lambda: np.mean(np.where(a <= delta, 0.5 * e**2, delta * (a - 0.5 * delta))),
+    }[name]()
+
+
+def inputs(n: int = 12, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).uniform(-2.0, 2.0, n).astype(np.float32)
+
+
+def test_cases_cover_every_registered_model():
+    assert {name for name, _ in MODEL_CASES} == set(MODELS)
+
+
+@pytest.mark.parametrize(("name", "size"), MODEL_CASES, ids=CASE_IDS)
+def test_predict_matches_numpy(name, size):
+    model = build_model(name, **size)
+    flat = model.init(11)
+    x = inputs()
+    got = np.asarray(model.predict(jnp.asarray(flat), jnp.asarray(x)))
+    expected = np_predict(model, flat, x)
+    assert got.shape == x.shape
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max())
+
+
+@pytest.mark.parametrize("loss", list(LOSSES))
+@pytest.mark.parametrize(("name", "size"), MODEL_CASES, ids=CASE_IDS)
+def test_gradient_of_model_and_loss_matches_finite_differences(name, size, loss):
+    model = build_model(name, **size)
+    flat = model.init(5)
+    x = inputs(seed=1)
+    rng = np.random.default_rng(2)
+    # Errors well away from 0 and from the Huber delta (1.0): no kink within the FD step.
+    offsets = rng.choice([0.2, 0.5, 1.6, 3.0], x.size) * rng.choice([-1.0, 1.0], x.size)
+    y = (np_predict(model, flat, x) - offsets).astype(np.float32)
+    mask = jnp.ones(x.size, jnp.float32)
+
+    def loss_at(p):
+        return LOSSES[loss].fn(model.predict(p, jnp.asarray(x)) - y, mask, jnp.float32(1.0))
+
+    g = np.asarray(jax.grad(loss_at)(jnp.asarray(flat)))
+
+    def np_loss_at(p64):
+        return np_loss(loss, np_predict(model, p64, x) - y.astype(np.float64))
+
+    p64 = flat.astype(np.float64)
+    h = 1e-6
+    fd = np.empty_like(p64)
+    for i in range(p64.size):
+        up, down = p64.copy(), p64.copy()
+        up[i] += h
+        down[i] -= h
+        fd[i] = (np_loss_at(up) - np_loss_at(down)) / (2 * h)
+    assert g.shape == (model.n_params,)
+    np.testing.assert_allclose(g, fd, rtol=1e-4, atol=1e-4 * max(np.abs(fd).max(), 1e-3))
+
+
+@pytest.mark.parametrize(("name", "size"), MODEL_CASES, ids=CASE_IDS)
+def test_init_is_float32_and_deterministic_by_seed(name, size):
+    model = build_model(name, **size)
+    a, b, c = model.init(3), model.init(3), model.init(4)
+    assert a.dtype == np.float32
+    assert a.shape == (model.n_params,)
+    np.testing.assert_array_equal(a, b)
+    assert np.all(np.isfinite(a))
+    # Every drawn entry depends on the seed; relu-sum's c and mlp's b2 start at 0.
+    zero = {"relu-sum": "c", "mlp": "b2"}.get(name)
+    drawn = [i for i, n in enumerate(model.layout) if n != zero]
+    assert np.all(a[drawn] != c[drawn])
+    if zero:
+        assert a[model.layout.index(zero)] == 0.0
+
+
+@pytest.mark.parametrize(("name", "size"), MODEL_CASES, ids=CASE_IDS)
+def test_flatten_and_unflatten_round_trip(name, size):
+    model = build_model(name, **size)
+    flat = model.init(8)
+    named = model.unflatten(flat)
+    assert list(named) == model.param_names
+    for pname, shape in model.shapes:
+        assert named[pname].shape == shape
+    np.testing.assert_array_equal(model.flatten(named), flat)
+
+
+def test_layout_names_every_entry():
+    assert build_model("line").layout == ["m", "b"]
+    assert build_model("quadratic").layout == ["a", "b", "c"]
+    assert build_model("polynomial", degree=3).layout == ["c0", "c1", "c2", "c3"]
+    assert build_model("relu-sum", relus=3).layout == [
+        "m[0]", "m[1]", "m[2]", "b[0]", "b[1]", "b[2]", "c",
+    ]  # fmt: skip
+    assert build_model("mlp", width=2).layout == [
+        "W1[0]", "W1[1]", "b1[0]", "b1[1]", "W2[0]", "W2[1]", "b2",
+    ]  # fmt: skip
+    assert build_model("relu-sum", relus=3).param_names == ["m", "b", "c"]
+    assert build_model("mlp", width=4).n_params == 3 * 4 + 1
+
+
+def test_override_a_scalar():
+    model = build_model("quadratic")
+    base = model.init(0)
+    p = model.init(0, {"a": 1.1})
+    assert p[0] == np.float32(1.1)
+    np.testing.assert_array_equal(p[1:], base[1:])
+    p = model.init(0, {"a": 1.1, "b": 1.1, "c": 1.1})
+    np.testing.assert_array_equal(p, np.float32([1.1, 1.1, 1.1]))
+
+
+def test_override_a_whole_vector_with_a_scalar_or_a_list():
+    model = build_model("relu-sum", relus=3)
+    base = model.unflatten(model.init(0))
+    p = model.unflatten(model.init(0, {"m": 0.5}))
+    np.testing.assert_array_equal(p["m"], [0.5, 0.5, 0.5])
+    np.testing.assert_array_equal(p["b"], base["b"])
+    assert p["c"] == base["c"]
+    p = model.unflatten(model.init(0, {"b": [1.0, 2.0, 3.0]}))
+    np.testing.assert_array_equal(p["b"], [1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(p["m"], base["m"])
+
+
+def test_override_one_entry():
+    model = build_model("relu-sum", relus=3)
+    base = model.unflatten(model.init(0))
+    p = model.unflatten(model.init(0, {"m[1]": 2}))
+    np.testing.assert_array_equal(p["m"], [base["m"][0], 2.0, base["m"][2]])
+    np.testing.assert_array_equal(p["b"], base["b"])
+    # A later entry override refines an earlier whole-vector one.
+    p = model.unflatten(model.init(0, {"m": 0.5, "m[1]": 2}))
+    np.testing.assert_array_equal(p["m"], [0.5, 2.0, 0.5])
+
+
+@pytest.mark.parametrize(
+    ("name", "size", "overrides"),
+    [
+        ("quadratic", {}, {"z": 1.0}),
+        ("quadratic", {}, {"a[0]": 1.0}),
+        ("quadratic", {}, {"a": float("nan")}),
+        ("quadratic", {}, {"a": float("inf")}),
+        ("quadratic", {}, {"a": "abc"}),
+        ("quadratic", {}, {"a": [1.0, 2.0]}),
+        ("relu-sum", {"relus": 3}, {"m[3]": 1.0}),
+        ("relu-sum", {"relus": 3}, {"m[-1]": 1.0}),
+        ("relu-sum", {"relus": 3}, {"m[x]": 1.0}),
+        ("relu-sum", {"relus": 3}, {"m": [1.0, 2.0]}),
+        ("relu-sum", {"relus": 3}, {"c[0]": 1.0}),
+        ("mlp", {"width": 2}, {"W3": 1.0}),
+    ],
+)
+def test_bad_overrides_raise_value_error(name, size, overrides):
+    model = build_model(name, **size)
+    with pytest.raises(ValueError):
+        model.init(0, overrides)
+
+
+def test_unknown_override_names_the_real_parameters():
+    with pytest.raises(ValueError, match="a, b, c"):
+        build_model("quadratic").init(0, {"z": 1.0})
+
+
+@pytest.mark.parametrize(
+    ("name", "size"),
+    [
+        ("cubic", {}),
+        ("polynomial", {"degree": 0}),
+        ("polynomial", {"degree": MAX_DEGREE + 1}),
+        ("polynomial", {"degree": 2.5}),
+        ("polynomial", {"degree": "3"}),
+        ("polynomial", {"degree": float("nan")}),
+        ("polynomial", {"degree": float("inf")}),
+        ("relu-sum", {"relus": 0}),
+        ("relu-sum", {"relus": MAX_RELUS + 1}),
+        ("relu-sum", {"relus": -2}),
+        ("mlp", {"width": 0}),
+        ("mlp", {"width": MAX_WIDTH + 1}),
+        ("mlp", {"width": 1.5}),
+        ("mlp", {"activation": "gelu"}),
+    ],
+)
+def test_build_model_rejects_bad_sizes(name, size):
+    with pytest.raises(ValueError):
+        build_model(name, **size)
+
+
+def test_build_model_ignores_options_the_model_does_not_take():
+    assert build_model("line", degree=3, relus=99) == build_model("line")
+    assert build_model("polynomial", degree=None).option("degree") == 3
+    assert build_model("polynomial", degree=4.0).option("degree") == 4
+
+
+def test_models_are_hashable_keys_by_structure():
+    # The compiled engine is cached by model: equal structure, equal key.
+    a = build_model("polynomial", degree=3)
+    assert a == build_model("polynomial", degree=3)
+    assert hash(a) == hash(build_model("polynomial", degree=3))
+    assert a != build_model("polynomial", degree=4)
+    assert build_model("mlp", width=4, activation="tanh") != build_model("mlp", width=4)

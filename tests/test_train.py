@@ -1,0 +1,441 @@
+"""The engine: the update rule exactly, the history against NumPy and finite differences,
+known optima, divergence, determinism, frames, and no recompilation for traced settings.
+
+Most runs share one compiled engine (quadratic model, data bucket of 32, full batch) so the
+suite stays fast.
+"""
+
+import jax
+import numpy as np
+import pytest
+
+from explorer import Dataset, fit, make_preset
+from explorer.losses import LOSSES
+from explorer.models import build_model
+from explorer.optim import OPTIMIZERS
+from explorer.train import (
+    DENSE_FRAMES,
+    GRID,
+    MAX_EPOCHS,
+    MAX_FRAMES,
+    bucket_size,
+    frame_epochs,
+    loss_and_grad,
+    train,
+)
+
+QUAD = build_model("quadratic")
+NOISY = make_preset("fastai-quadratic")  # 20 points
+X = np.linspace(-2, 2, 20)
+CLEAN = Dataset(X, 3 * X**2 + 2 * X + 1, "clean quadratic")
+P0 = QUAD.init(0)
+
+
+def np_quad(params, x):
+    a, b, c = np.asarray(params, np.float64)
+    return a * x**2 + b * x + c
+
+
+def np_loss(name, e, delta=1.0):
+    a = np.abs(e)
+    return {
+        "l1": lambda: np.mean(a),
+        "l2": lambda: np.sqrt(np.mean(e**2)),
+        "mse": lambda: np.mean(e**2),
+        "huber": lambda: np.mean(np.where(a <= delta, 0.5 * e**2, delta * (a - 0.5 * delta))),
+    }[name]()
+
+
+def f32(data: Dataset):
+    """The points as the engine sees them (float32), in float64 for reference sums."""
+    x, y = data.x.astype(np.float32), data.y.astype(np.float32)
+    return x.astype(np.float64), y.astype(np.float64)
+
+
+def test_history_has_one_entry_per_epoch_plus_the_start():
+    h = train(NOISY, QUAD, P0, loss="l2", lr=0.01, epochs=25)
+    assert h.params.shape == (26, 3)
+    assert h.loss.shape == (26,)
+    assert h.grads.shape == (26, 3)
+    assert h.params.dtype == h.loss.dtype == h.grads.dtype == np.float32
+    np.testing.assert_array_equal(h.params[0], P0)
+    assert h.diverged_at is None
+    assert h.last_epoch == 25
+    assert h.param_names == ["a", "b", "c"]
+    assert h.params_at(3) == {"a": h.params[3, 0], "b": h.params[3, 1], "c": h.params[3, 2]}
+    np.testing.assert_array_equal(h.x, NOISY.x)
+    np.testing.assert_array_equal(h.y, NOISY.y)
+
+
+def test_zero_epochs_is_just_the_start():
+    h = train(NOISY, QUAD, P0, loss="mse", epochs=0)
+    assert h.params.shape == (1, 3)
+    np.testing.assert_array_equal(h.params[0], P0)
+    np.testing.assert_array_equal(h.frame_epochs, [0])
+
+
+@pytest.mark.parametrize("lr", [0.003, 0.01, 0.1])
+@pytest.mark.parametrize("loss", list(LOSSES))
+def test_sgd_step_is_params_minus_lr_times_grads(loss, lr):
+    h = train(NOISY, QUAD, P0, loss=loss, optimizer="sgd", lr=lr, epochs=60)
+    p, g, nxt = h.params[:-1], h.grads[:-1], h.params[1:]
+    lr32 = np.float32(lr)
+    two_roundings = p - lr32 * g  # float32: round lr*g, then round the difference
+    # XLA on CPU fuses this into a fused multiply-add: p - lr*g rounded once. The two can
+    # differ by more than 1 ulp of the result when p and lr*g nearly cancel, so instead of a
+    # tolerance each entry must be bitwise one of the two float32 evaluations. (The float64
+    # product of two float32 values is exact, so casting p - lr*g computed in float64 gives
+    # the single rounding.)
+    one_rounding = (p.astype(np.float64) - np.float64(lr32) * g.astype(np.float64)).astype(
+        np.float32
+    )
+    assert two_roundings.dtype == np.float32
+    ok = (nxt == two_roundings) | (nxt == one_rounding)
+    assert ok.all(), f"steps {np.argwhere(~ok)[:5].tolist()} are not p - lr*g"
+
+
+@pytest.mark.parametrize(("loss", "delta"), [(n, 1.0) for n in LOSSES] + [("huber", 0.7)])
+def test_loss_history_is_the_loss_at_each_params(loss, delta):
+    h = train(NOISY, QUAD, P0, loss=loss, lr=0.01, epochs=30, huber_delta=delta)
+    x, y = f32(NOISY)
+    expected = [np_loss(loss, np_quad(p, x) - y, delta) for p in h.params]
+    np.testing.assert_allclose(h.loss, expected, rtol=2e-5)
+
+
+@pytest.mark.parametrize("loss", list(LOSSES))
+def test_grad_history_matches_finite_differences(loss):
+    h = train(NOISY, QUAD, P0, loss=loss, lr=0.01, epochs=30)
+    x, y = f32(NOISY)
+    step = 1e-6
+    for k in (0, 1, 15, 30):
+        p = h.params[k].astype(np.float64)
+        fd = np.empty(3)
+        for i in range(3):
+            up, down = p.copy(), p.copy()
+            up[i] += step
+            down[i] -= step
+            fd[i] = (np_loss(loss, np_quad(up, x) - y) - np_loss(loss, np_quad(down, x) - y)) / (
+                2 * step
+            )
+        np.testing.assert_allclose(h.grads[k], fd, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("loss", list(LOSSES))
+def test_loss_and_grad_agrees_with_the_engine(loss):
+    # The fit-by-hand view's gradient must be the one the engine steps along.
+    h = train(NOISY, QUAD, P0, loss=loss, epochs=0, huber_delta=0.8)
+    value, grad = loss_and_grad(QUAD, P0, NOISY.x, NOISY.y, loss, huber_delta=0.8)
+    assert isinstance(value, float)
+    assert grad.shape == (3,)
+    np.testing.assert_allclose(value, h.loss[0], rtol=1e-5)
+    np.testing.assert_allclose(grad, h.grads[0], rtol=1e-5, atol=1e-6)
+
+
+# Settings that reach the known optimum of a noise-free parabola (optax's alias_test idea).
+CONVERGE = {
+    "sgd": dict(lr=0.1, epochs=1000),
+    "momentum": dict(lr=0.02, epochs=1000, momentum=0.9),
+    "adam": dict(lr=0.05, epochs=3000),
+}
+
+
+def test_every_optimizer_has_a_convergence_setting():
+    assert set(CONVERGE) == set(OPTIMIZERS)
+
+
+@pytest.mark.parametrize("optimizer", list(OPTIMIZERS))
+def test_converges_to_the_known_quadratic(optimizer):
+    h = train(CLEAN, QUAD, QUAD.init(1), loss="mse", optimizer=optimizer, **CONVERGE[optimizer])
+    assert h.diverged_at is None
+    np.testing.assert_allclose(h.params[-1], [3.0, 2.0, 1.0], atol=1e-4)
+    assert h.loss[-1] < 1e-8
+
+
+def test_l2_at_a_perfect_fit_stays_put_with_zero_gradient():
+    # Quarter steps keep every prediction exact in float32, so the errors are exactly 0
+    # (with rounding noise the RMSE gradient is a unit-size direction, as it should be).
+    x = np.arange(-8, 12) / 4
+    data = Dataset(x, 3 * x**2 + 2 * x + 1)
+    start = np.float32([3.0, 2.0, 1.0])
+    h = train(data, QUAD, start, loss="l2", lr=0.1, epochs=5)
+    assert h.diverged_at is None
+    np.testing.assert_array_equal(h.loss, 0.0)
+    np.testing.assert_array_equal(h.grads, 0.0)
+    np.testing.assert_array_equal(h.params, np.tile(start, (6, 1)))
+
+
+@pytest.mark.parametrize("lr", [1.0, 100.0])
+def test_divergence_is_reported_and_only_finite_values_kept(lr):
+    h = train(NOISY, QUAD, P0, loss="mse", lr=lr, epochs=300)
+    assert isinstance(h.diverged_at, int)
+    assert 0 < h.diverged_at <= 300
+    assert len(h.loss) == h.diverged_at
+    assert h.params.shape == h.grads.shape == (h.diverged_at, 3)
+    assert np.isfinite(h.loss).all() and np.isfinite(h.params).all() and np.isfinite(h.grads).all()
+    assert h.last_epoch == h.diverged_at - 1
+    assert (h.frame_epochs < h.diverged_at).all()
+    assert np.isfinite(h.frame_preds).all()
+    # Divergence means growth: the last kept loss is far above the first.
+    assert h.loss[-1] > 1e6 * h.loss[0]
+
+
+def test_same_settings_give_identical_runs():
+    a = train(NOISY, QUAD, P0, loss="l1", optimizer="adam", lr=0.05, epochs=50, seed=3)
+    b = train(NOISY, QUAD, P0, loss="l1", optimizer="adam", lr=0.05, epochs=50, seed=3)
+    for field in ("params", "loss", "grads", "frame_preds"):
+        np.testing.assert_array_equal(getattr(a, field), getattr(b, field))
+
+
+def test_minibatch_is_deterministic_by_seed():
+    def run(seed):
+        return train(NOISY, QUAD, P0, loss="mse", lr=0.01, epochs=20, batch_size=5, seed=seed)
+
+    a, b, c = run(7), run(7), run(8)
+    np.testing.assert_array_equal(a.params, b.params)
+    np.testing.assert_array_equal(a.loss, b.loss)
+    # Another seed shuffles differently, so the path differs.
+    assert not np.array_equal(a.params, c.params)
+    assert a.config["batch_size"] == 5
+
+
+def test_minibatch_epoch_visits_every_point_once():
+    # With L1 and every prediction below its target, each point's gradient is fixed:
+    # -(x^2, x, 1) / batch size. Equal-sized batches then move the parameters by the same
+    # total in an epoch whatever the shuffle, iff every real point is used exactly once.
+    data = Dataset(X + 1, 100.0 + X)
+    lr = 0.001
+    h = train(data, QUAD, np.zeros(3, np.float32), loss="l1", lr=lr, epochs=3, batch_size=5)
+    x, _ = f32(data)
+    per_epoch = lr * np.array([np.sum(x**2), np.sum(x), x.size]) / 5
+    np.testing.assert_allclose(np.diff(h.params, axis=0), np.tile(per_epoch, (3, 1)), rtol=1e-5)
+
+
+def test_minibatch_partial_last_batch_is_a_mean():
+    # 12 identical points in batches of 5, 5 and 2: every batch's mean gradient is the full
+    # gradient, so an epoch is three plain SGD steps (padding in the last batch is masked).
+    data = Dataset(np.full(12, 1.5), np.full(12, 4.0))
+    lr = np.float32(0.01)
+    h = train(data, QUAD, np.zeros(3, np.float32), loss="mse", lr=float(lr), epochs=2, batch_size=5)
+    p = np.zeros(3, np.float64)
+    for _ in range(3):
+        e = np_quad(p, np.float64(1.5)) - 4.0
+        p = p - float(lr) * 2 * e * np.array([1.5**2, 1.5, 1.0])
+    np.testing.assert_allclose(h.params[1], p, rtol=1e-5)
+
+
+@pytest.mark.parametrize("batch_size", [20, 21, 1000])
+def test_batch_at_least_n_is_full_batch(batch_size):
+    full = train(NOISY, QUAD, P0, loss="l2", lr=0.05, epochs=30)
+    mini = train(NOISY, QUAD, P0, loss="l2", lr=0.05, epochs=30, batch_size=batch_size)
+    np.testing.assert_array_equal(mini.params, full.params)
+    np.testing.assert_array_equal(mini.loss, full.loss)
+    assert mini.config["batch_size"] is None
+
+
+@pytest.mark.parametrize("optimizer", list(OPTIMIZERS))
+def test_zero_learning_rate_leaves_params_unchanged(optimizer):
+    h = train(NOISY, QUAD, P0, loss="mse", optimizer=optimizer, lr=0.0, epochs=20)
+    np.testing.assert_array_equal(h.params, np.tile(P0, (21, 1)))
+
+
+def test_momentum_first_steps_follow_the_optax_formula():
+    lr, mu = np.float32(0.01), np.float32(0.5)
+    h = train(
+        NOISY,
+        QUAD,
+        P0,
+        loss="mse",
+        optimizer="momentum",
+        lr=float(lr),
+        momentum=float(mu),
+        epochs=3,
+    )
+    g = h.grads
+    # Step 1: v = g0, p1 = p0 - lr*v. Step 2: v = g1 + mu*g0, p2 = p1 - lr*v.
+    np.testing.assert_allclose(h.params[1], P0 - lr * g[0], rtol=1e-6)
+    np.testing.assert_allclose(h.params[2], h.params[1] - lr * (g[1] + mu * g[0]), rtol=1e-6)
+
+
+def test_adam_first_steps_follow_the_optax_formula():
+    lr, b1, b2, eps = 0.01, 0.8, 0.95, 1e-8
+    h = train(NOISY, QUAD, P0, loss="mse", optimizer="adam", lr=lr, beta1=b1, beta2=b2, epochs=3)
+    g = h.grads.astype(np.float64)
+    p = h.params.astype(np.float64)
+    # Bias correction makes the first step -lr * g / (|g| + eps): about lr in each coordinate.
+    np.testing.assert_allclose(p[1] - p[0], -lr * np.sign(g[0]), rtol=1e-5)
+    np.testing.assert_allclose(p[1] - p[0], -lr * g[0] / (np.abs(g[0]) + eps), rtol=1e-5)
+    m = (1 - b1) * g[0]
+    v = (1 - b2) * g[0] ** 2
+    m = b1 * m + (1 - b1) * g[1]
+    v = b2 * v + (1 - b2) * g[1] ** 2
+    step = -lr * (m / (1 - b1**2)) / (np.sqrt(v / (1 - b2**2)) + eps)
+    np.testing.assert_allclose(p[2] - p[1], step, rtol=1e-4)
+
+
+def test_frames_of_a_short_run_are_every_epoch():
+    h = train(NOISY, QUAD, P0, loss="l2", lr=0.01, epochs=10)
+    np.testing.assert_array_equal(h.frame_epochs, np.arange(11))
+    assert h.frame_preds.shape == (11, GRID)
+
+
+def test_frames_of_a_long_run_are_thinned_and_match_predictions():
+    h = train(NOISY, QUAD, P0, loss="l2", lr=0.01, epochs=5000)
+    fe = h.frame_epochs
+    assert len(fe) <= MAX_FRAMES
+    np.testing.assert_array_equal(fe[:DENSE_FRAMES], np.arange(DENSE_FRAMES))
+    assert fe[-1] == 5000
+    assert (np.diff(fe) > 0).all()
+    assert h.frame_preds.shape == (len(fe), GRID)
+    # The grid covers the data with a margin.
+    assert h.grid[0] < NOISY.x.min() and h.grid[-1] > NOISY.x.max()
+    for i, k in enumerate(fe):
+        expected = np_quad(h.params[k], h.grid.astype(np.float32).astype(np.float64))
+        np.testing.assert_allclose(h.frame_preds[i], expected, rtol=1e-5, atol=1e-5)
+    # History.predict agrees with the frames.
+    np.testing.assert_allclose(h.predict(int(fe[-1]), h.grid), h.frame_preds[-1], rtol=1e-6)
+
+
+@pytest.mark.parametrize("epochs", [0, 1, 50, 198, 199, 200, 201, 333, 5000, MAX_EPOCHS])
+def test_frame_epochs_properties(epochs):
+    fe = frame_epochs(epochs)
+    assert 1 <= len(fe) <= MAX_FRAMES
+    assert fe[0] == 0 and fe[-1] == epochs
+    assert (np.diff(fe) > 0).all()
+    dense = min(epochs + 1, DENSE_FRAMES)
+    np.testing.assert_array_equal(fe[:dense], np.arange(dense))
+
+
+def test_bucket_size_wastes_at_most_an_eighth():
+    sizes = [bucket_size(n) for n in range(1, 10_001)]
+    assert sizes[:32] == [32] * 32
+    assert all(s >= n for n, s in enumerate(sizes, start=1))
+    assert all(s <= n * 1.125 for n, s in enumerate(sizes, start=1) if n > 32)
+    assert all(a <= b for a, b in zip(sizes, sizes[1:], strict=False))
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"lr": -0.1},
+        {"lr": float("nan")},
+        {"lr": float("inf")},
+        {"lr": 1e4},
+        {"lr": True},
+        {"epochs": -1},
+        {"epochs": MAX_EPOCHS + 1},
+        {"epochs": 2.5},
+        {"epochs": True},
+        {"momentum": 1.0},
+        {"momentum": -0.1},
+        {"beta1": 1.0},
+        {"beta2": 1.0},
+        {"huber_delta": 0.0},
+        {"batch_size": 0},
+        {"batch_size": 2.5},
+        {"batch_size": True},
+        {"loss": "l3"},
+        {"optimizer": "rmsprop"},
+        {"seed": -1},
+        {"seed": 2**32},
+        {"seed": 1.5},
+    ],
+    ids=repr,
+)
+def test_bad_settings_raise_value_error(settings):
+    with pytest.raises(ValueError):
+        train(NOISY, QUAD, P0, **settings)
+
+
+def test_wrong_number_of_params_raises_value_error():
+    with pytest.raises(ValueError, match="3 parameters"):
+        train(NOISY, QUAD, np.zeros(4, np.float32))
+
+
+class CompileCounter:
+    """Counts XLA compilations (jax.monitoring's backend compile event) while active."""
+
+    EVENT = "/jax/core/compile/backend_compile_duration"
+
+    def __init__(self):
+        self.count = 0
+        self.active = False
+
+    def __call__(self, event, duration, **kwargs):
+        if self.active and event == self.EVENT:
+            self.count += 1
+
+    def train(self, *args, **kwargs):
+        self.active = True
+        try:
+            return train(*args, **kwargs)
+        finally:
+            self.active = False
+
+
+def test_traced_settings_never_recompile_and_structure_does():
+    counter = CompileCounter()
+    jax.monitoring.register_event_duration_secs_listener(counter)
+    try:
+        counter.train(NOISY, QUAD, P0, epochs=10)  # warm-up: compile (or reuse) the engine
+        counter.count = 0
+        runs = [
+            dict(lr=0.5),
+            *[dict(loss=name) for name in LOSSES],
+            dict(loss="huber", huber_delta=0.25),
+            *[dict(optimizer=name) for name in OPTIMIZERS],
+            dict(optimizer="momentum", momentum=0.3),
+            dict(optimizer="adam", beta1=0.5, beta2=0.9),
+            dict(epochs=5000),
+            dict(epochs=1),
+            dict(seed=123),
+        ]
+        for settings in runs:
+            counter.train(NOISY, QUAD, P0, **{"epochs": 10, **settings})
+        counter.train(make_preset("fastai-quadratic", noise=0.2, seed=9), QUAD, P0, epochs=10)
+        counter.train(NOISY, QUAD, QUAD.init(5, {"a": 1.1}), epochs=10)
+        for points in (25, 32):
+            assert bucket_size(points) == bucket_size(NOISY.n)
+            counter.train(make_preset("fastai-quadratic", points=points), QUAD, P0, epochs=10)
+        assert counter.count == 0, f"{counter.count} compilations for traced settings"
+
+        # Sanity: the counter does see compilations. A structure no other test uses.
+        other = build_model("mlp", width=13, activation="sigmoid")
+        counter.train(NOISY, other, other.init(0), epochs=10)
+        assert counter.count >= 1
+    finally:
+        jax.monitoring.unregister_event_duration_listener(counter)
+
+
+def test_fastai_lesson_first_steps():
+    h = fit(
+        preset="fastai-quadratic",
+        loss="l1",
+        lr=0.01,
+        epochs=10,
+        init={"a": 1.1, "b": 1.1, "c": 1.1},
+    )
+    np.testing.assert_array_equal(h.params[0], np.float32([1.1, 1.1, 1.1]))
+    # The notebook prints step=0; loss=2.42 and step=1; loss=2.40 (2.4219 to 4 d.p.).
+    assert round(float(h.loss[0]), 4) == 2.4219
+    assert round(float(h.loss[1]), 2) == 2.40
+    assert (np.diff(h.loss) < 0).all()
+    assert len(h.loss) == 11
+
+
+def test_fit_takes_arrays_a_dataset_or_a_preset_not_two():
+    h = fit(data=(X, 3 * X**2 + 2 * X + 1), epochs=5)
+    assert h.config["data"] == "arrays"
+    assert h.config["loss"] == "l2" and len(h.loss) == 6  # the generic defaults
+    g = fit(data=CLEAN, epochs=5, loss="l2", lr=0.01, seed=42)
+    np.testing.assert_array_equal(g.params, h.params)
+    with pytest.raises(ValueError, match="not both"):
+        fit(preset="line", data=CLEAN)
+
+
+def test_roller_coaster_only_a_moves():
+    h = fit(preset="roller-coaster", loss="mse", lr=1e-5, epochs=10)
+    assert (np.diff(h.loss) < 0).all()
+    relative = np.abs(h.params[-1] - h.params[0]) / np.abs(h.params[0])
+    a, b, c = relative
+    assert a > 10 * max(b, c)
+    assert h.config["preset"] == "roller-coaster"
