@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from types import MappingProxyType
 
 import numpy as np
 
@@ -14,7 +15,9 @@ from .train import History, train
 
 DEFAULT_PRESET = "fastai-quadratic"
 # Settings for data that comes without a preset's suggestions (a CSV, arrays).
-GENERIC_DEFAULTS = dict(model="quadratic", loss="l2", optimizer="sgd", lr=0.01, epochs=100)
+GENERIC_DEFAULTS = MappingProxyType(
+    dict(model="quadratic", loss="l2", optimizer="sgd", lr=0.01, epochs=100)
+)
 
 
 @dataclass(frozen=True)

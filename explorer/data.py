@@ -7,14 +7,30 @@ the noise so that asking for none leaves the recipe untouched.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 import numpy as np
 
 MIN_POINTS = 2
 MAX_POINTS = 10_000
 MAX_NOISE = 100.0
+
+
+_SAFE_PUNCTUATION = set(" _-.,:;()/°%+'²³·=")
+
+
+def safe_text(text: str, limit: int = 40) -> str:
+    """Names that come from files, reduced to letters, digits and plain punctuation.
+
+    Column names and file names end up in chart titles (Plotly reads some HTML there) and
+    in Markdown; without brackets, braces, angle brackets or backticks they can only ever
+    be text.
+    """
+    kept = "".join(ch for ch in str(text) if ch.isalnum() or ch in _SAFE_PUNCTUATION)
+    kept = " ".join(kept.split())
+    return kept if len(kept) <= limit else kept[: limit - 1] + "…"
 
 
 @dataclass(frozen=True)
@@ -47,6 +63,10 @@ class Dataset:
             raise ValueError("x and y must be finite numbers (no NaN or inf)")
         object.__setattr__(self, "x", x)
         object.__setattr__(self, "y", y)
+        for name, limit in (("name", 60), ("description", 200), ("x_label", 40), ("y_label", 40)):
+            object.__setattr__(self, name, safe_text(getattr(self, name), limit) or "data")
+        x.flags.writeable = False  # shared between sessions by the app's caches
+        y.flags.writeable = False
 
     @property
     def n(self) -> int:
@@ -63,8 +83,15 @@ class Preset:
     truth: Callable[[np.ndarray], np.ndarray]
     points: int = 20
     noise: float = 1.0
-    # Suggested training settings (model, loss, lr, epochs, init, ...).
-    defaults: dict = field(default_factory=dict)
+    # Suggested training settings (model, loss, lr, epochs, init, ...); read-only.
+    defaults: Mapping = field(default_factory=dict)
+
+    def __post_init__(self):
+        frozen = {
+            k: MappingProxyType(dict(v)) if isinstance(v, dict) else v
+            for k, v in self.defaults.items()
+        }
+        object.__setattr__(self, "defaults", MappingProxyType(frozen))
 
 
 def _fastai_quadratic(points, noise, rng):
@@ -107,74 +134,76 @@ def _bathtub(x):
     return 2 * np.maximum(x - 1, 0) + 2 * np.maximum(-x - 1, 0)
 
 
-PRESETS: dict[str, Preset] = {
-    p.name: p
-    for p in (
-        Preset(
-            "fastai-quadratic",
-            "Lesson 3: 3x² + 2x + 1 at 20 points on [-2, 2], multiplicative noise "
-            "(scale noise/10) then additive noise (scale noise), RandomState(seed).",
-            _fastai_quadratic,
-            _quad,
-            points=20,
-            noise=1.5,
-            defaults=dict(
-                model="quadratic",
-                loss="l1",
-                lr=0.01,
-                epochs=10,
-                init={"a": 1.1, "b": 1.1, "c": 1.1},
+PRESETS: Mapping[str, Preset] = MappingProxyType(
+    {
+        p.name: p
+        for p in (
+            Preset(
+                "fastai-quadratic",
+                "Lesson 3: 3x² + 2x + 1 at 20 points on [-2, 2], multiplicative noise "
+                "(scale noise/10) then additive noise (scale noise), RandomState(seed).",
+                _fastai_quadratic,
+                _quad,
+                points=20,
+                noise=1.5,
+                defaults=dict(
+                    model="quadratic",
+                    loss="l1",
+                    lr=0.01,
+                    epochs=10,
+                    init={"a": 1.1, "b": 1.1, "c": 1.1},
+                ),
             ),
-        ),
-        Preset(
-            "roller-coaster",
-            "fastbook ch. 4: speed = noise·N(0,1) + 0.75(t - 9.5)² + 1 for t = 0..19 "
-            "(the book has no seed; ours is the seed knob, 42 by default).",
-            _roller_coaster,
-            _roller_truth,
-            points=20,
-            noise=3.0,
-            defaults=dict(model="quadratic", loss="mse", lr=1e-5, epochs=10),
-        ),
-        Preset(
-            "line",
-            "y = 2x + 1 on [-2, 2] plus Normal(0, noise) noise.",
-            _additive(_line, -2, 2),
-            _line,
-            points=30,
-            noise=0.5,
-            defaults=dict(model="line", loss="l2", lr=0.1, epochs=100),
-        ),
-        Preset(
-            "sine",
-            "y = sin(x) on [-π, π] plus Normal(0, noise) noise.",
-            _additive(np.sin, -np.pi, np.pi),
-            np.sin,
-            points=50,
-            noise=0.1,
-            defaults=dict(model="mlp", loss="mse", lr=0.05, epochs=2000, optimizer="adam"),
-        ),
-        Preset(
-            "abs",
-            "y = |x| on [-2, 2] (a V) plus Normal(0, noise) noise.",
-            _additive(np.abs, -2, 2),
-            np.abs,
-            points=30,
-            noise=0.1,
-            defaults=dict(model="relu-sum", relus=2, loss="l2", lr=0.05, epochs=500),
-        ),
-        Preset(
-            "bathtub",
-            "Flat at 0 on [-1, 1], slope 2 outside, on [-2.5, 2.5] plus Normal(0, noise) "
-            "noise: ReLUs fit it, a parabola cannot.",
-            _additive(_bathtub, -2.5, 2.5),
-            _bathtub,
-            points=40,
-            noise=0.1,
-            defaults=dict(model="relu-sum", relus=2, loss="l2", lr=0.05, epochs=1000),
-        ),
-    )
-}
+            Preset(
+                "roller-coaster",
+                "fastbook ch. 4: speed = noise·N(0,1) + 0.75(t - 9.5)² + 1 for t = 0..19 "
+                "(the book has no seed; ours is the seed knob, 42 by default).",
+                _roller_coaster,
+                _roller_truth,
+                points=20,
+                noise=3.0,
+                defaults=dict(model="quadratic", loss="mse", lr=1e-5, epochs=10),
+            ),
+            Preset(
+                "line",
+                "y = 2x + 1 on [-2, 2] plus Normal(0, noise) noise.",
+                _additive(_line, -2, 2),
+                _line,
+                points=30,
+                noise=0.5,
+                defaults=dict(model="line", loss="l2", lr=0.1, epochs=100),
+            ),
+            Preset(
+                "sine",
+                "y = sin(x) on [-π, π] plus Normal(0, noise) noise.",
+                _additive(np.sin, -np.pi, np.pi),
+                np.sin,
+                points=50,
+                noise=0.1,
+                defaults=dict(model="mlp", loss="mse", lr=0.05, epochs=2000, optimizer="adam"),
+            ),
+            Preset(
+                "abs",
+                "y = |x| on [-2, 2] (a V) plus Normal(0, noise) noise.",
+                _additive(np.abs, -2, 2),
+                np.abs,
+                points=30,
+                noise=0.1,
+                defaults=dict(model="relu-sum", relus=2, loss="l2", lr=0.05, epochs=500),
+            ),
+            Preset(
+                "bathtub",
+                "Flat at 0 on [-1, 1], slope 2 outside, on [-2.5, 2.5] plus Normal(0, noise) "
+                "noise: ReLUs fit it, a parabola cannot.",
+                _additive(_bathtub, -2.5, 2.5),
+                _bathtub,
+                points=40,
+                noise=0.1,
+                defaults=dict(model="relu-sum", relus=2, loss="l2", lr=0.05, epochs=1000),
+            ),
+        )
+    }
+)
 
 
 def _whole(value, low: int, high: int) -> bool:

@@ -9,22 +9,25 @@ every figure against Plotly's schema instead.
 from __future__ import annotations
 
 import base64
+from types import MappingProxyType
 
 import numpy as np
 
 from .losses import LOSSES
 from .train import History
 
-COLORS = {
-    "targets": "#1f2937",
-    "model": "#e4572e",
-    "start": "#9ca3af",
-    "l1": "#2563eb",
-    "l2": "#e4572e",
-    "mse": "#16a34a",
-    "huber": "#9333ea",
-}
-FONT = dict(family="Source Sans Pro, sans-serif", size=14)
+COLORS = MappingProxyType(
+    {
+        "targets": "#1f2937",
+        "model": "#e4572e",
+        "start": "#9ca3af",
+        "l1": "#2563eb",
+        "l2": "#e4572e",
+        "mse": "#16a34a",
+        "huber": "#9333ea",
+    }
+)
+FONT = MappingProxyType(dict(family="Source Sans Pro, sans-serif", size=14))
 
 
 def packed(values) -> dict:
@@ -80,7 +83,7 @@ def _layout(title: str, x_title: str, y_title: str, x_rng=None, y_rng=None, heig
         yaxis=_axis(y_title, y_rng),
         height=height,
         margin=dict(l=60, r=20, t=50, b=50),
-        font=FONT,
+        font=dict(FONT),
         plot_bgcolor="white",
         legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0),
         hovermode="closest",

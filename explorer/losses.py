@@ -8,8 +8,9 @@ value and changing it never recompiles.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import jax
 import jax.numpy as jnp
@@ -69,40 +70,42 @@ class LossInfo:
     formula: str  # LaTeX
 
 
-LOSSES: dict[str, LossInfo] = {
-    info.name: info
-    for info in (
-        LossInfo(
-            "l1",
-            l1,
-            "L1 (mean absolute error)",
-            "Mean absolute error: outliers count only by their distance.",
-            r"\mathrm{L1} = \frac{1}{n}\sum_i |\hat y_i - y_i|",
-        ),
-        LossInfo(
-            "l2",
-            l2,
-            "L2 (root mean squared error)",
-            "Root mean squared error: big errors and outliers pull hard.",
-            r"\mathrm{L2} = \sqrt{\frac{1}{n}\sum_i (\hat y_i - y_i)^2}",
-        ),
-        LossInfo(
-            "mse",
-            mse,
-            "MSE (mean squared error)",
-            "Mean squared error: L2 without the root; same best fit, gradients 2·L2 times bigger.",
-            r"\mathrm{MSE} = \frac{1}{n}\sum_i (\hat y_i - y_i)^2",
-        ),
-        LossInfo(
-            "huber",
-            huber,
-            "Huber (delta)",
-            "Squared near the fit, absolute beyond δ: smooth and robust.",
-            r"\frac{1}{n}\sum_i \begin{cases}\tfrac12 e_i^2 & |e_i|\le\delta\\"
-            r" \delta(|e_i|-\tfrac12\delta) & \text{else}\end{cases}",
-        ),
-    )
-}
+LOSSES: Mapping[str, LossInfo] = MappingProxyType(
+    {
+        info.name: info
+        for info in (
+            LossInfo(
+                "l1",
+                l1,
+                "L1 (mean absolute error)",
+                "Mean absolute error: outliers count only by their distance.",
+                r"\mathrm{L1} = \frac{1}{n}\sum_i |\hat y_i - y_i|",
+            ),
+            LossInfo(
+                "l2",
+                l2,
+                "L2 (root mean squared error)",
+                "Root mean squared error: big errors and outliers pull hard.",
+                r"\mathrm{L2} = \sqrt{\frac{1}{n}\sum_i (\hat y_i - y_i)^2}",
+            ),
+            LossInfo(
+                "mse",
+                mse,
+                "MSE (mean squared error)",
+                "Mean squared error: L2 without the root; same best fit, gradients 2·L2 times bigger.",
+                r"\mathrm{MSE} = \frac{1}{n}\sum_i (\hat y_i - y_i)^2",
+            ),
+            LossInfo(
+                "huber",
+                huber,
+                "Huber (delta)",
+                "Squared near the fit, absolute beyond δ: smooth and robust.",
+                r"\frac{1}{n}\sum_i \begin{cases}\tfrac12 e_i^2 & |e_i|\le\delta\\"
+                r" \delta(|e_i|-\tfrac12\delta) & \text{else}\end{cases}",
+            ),
+        )
+    }
+)
 
 LOSS_NAMES: tuple[str, ...] = tuple(LOSSES)
 

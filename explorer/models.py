@@ -7,18 +7,21 @@ learner sees names, and ``unflatten`` gives back a dict of named arrays.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
-    "relu": jax.nn.relu,
-    "sigmoid": jax.nn.sigmoid,
-    "tanh": jnp.tanh,
-}
+ACTIVATIONS: Mapping[str, Callable[[jax.Array], jax.Array]] = MappingProxyType(
+    {
+        "relu": jax.nn.relu,
+        "sigmoid": jax.nn.sigmoid,
+        "tanh": jnp.tanh,
+    }
+)
 
 MAX_DEGREE = 8
 MAX_RELUS = 16
@@ -134,38 +137,42 @@ def _normal(rng: np.random.Generator, *shape, scale: float = 1.0) -> np.ndarray:
     return rng.normal(0.0, scale, size=shape)
 
 
-_PREDICT: dict[str, Callable] = {
-    "line": lambda m, p, x: p["m"] * x + p["b"],
-    "quadratic": lambda m, p, x: p["a"] * x**2 + p["b"] * x + p["c"],
-    "polynomial": lambda m, p, x: sum(p[f"c{i}"] * x**i for i in range(m.option("degree") + 1)),
-    "relu-sum": lambda m, p, x: (
-        p["c"] + jnp.sum(jax.nn.relu(x[:, None] * p["m"][None, :] + p["b"][None, :]), axis=1)
-    ),
-    "mlp": lambda m, p, x: (
-        p["b2"]
-        + ACTIVATIONS[m.option("activation")](x[:, None] * p["W1"][None, :] + p["b1"][None, :])
-        @ p["W2"]
-    ),
-}
+_PREDICT: Mapping[str, Callable] = MappingProxyType(
+    {
+        "line": lambda m, p, x: p["m"] * x + p["b"],
+        "quadratic": lambda m, p, x: p["a"] * x**2 + p["b"] * x + p["c"],
+        "polynomial": lambda m, p, x: sum(p[f"c{i}"] * x**i for i in range(m.option("degree") + 1)),
+        "relu-sum": lambda m, p, x: (
+            p["c"] + jnp.sum(jax.nn.relu(x[:, None] * p["m"][None, :] + p["b"][None, :]), axis=1)
+        ),
+        "mlp": lambda m, p, x: (
+            p["b2"]
+            + ACTIVATIONS[m.option("activation")](x[:, None] * p["W1"][None, :] + p["b1"][None, :])
+            @ p["W2"]
+        ),
+    }
+)
 
-_INIT: dict[str, Callable] = {
-    "line": lambda m, rng: dict(zip(("m", "b"), _normal(rng, 2), strict=True)),
-    "quadratic": lambda m, rng: dict(zip(("a", "b", "c"), _normal(rng, 3), strict=True)),
-    "polynomial": lambda m, rng: {
-        f"c{i}": v for i, v in enumerate(_normal(rng, m.option("degree") + 1))
-    },
-    "relu-sum": lambda m, rng: {
-        "m": _normal(rng, m.option("relus")),
-        "b": _normal(rng, m.option("relus")),
-        "c": 0.0,
-    },
-    "mlp": lambda m, rng: {
-        "W1": _normal(rng, m.option("width")),
-        "b1": _normal(rng, m.option("width")),
-        "W2": _normal(rng, m.option("width"), scale=1 / np.sqrt(m.option("width"))),
-        "b2": 0.0,
-    },
-}
+_INIT: Mapping[str, Callable] = MappingProxyType(
+    {
+        "line": lambda m, rng: dict(zip(("m", "b"), _normal(rng, 2), strict=True)),
+        "quadratic": lambda m, rng: dict(zip(("a", "b", "c"), _normal(rng, 3), strict=True)),
+        "polynomial": lambda m, rng: {
+            f"c{i}": v for i, v in enumerate(_normal(rng, m.option("degree") + 1))
+        },
+        "relu-sum": lambda m, rng: {
+            "m": _normal(rng, m.option("relus")),
+            "b": _normal(rng, m.option("relus")),
+            "c": 0.0,
+        },
+        "mlp": lambda m, rng: {
+            "W1": _normal(rng, m.option("width")),
+            "b1": _normal(rng, m.option("width")),
+            "W2": _normal(rng, m.option("width"), scale=1 / np.sqrt(m.option("width"))),
+            "b2": 0.0,
+        },
+    }
+)
 
 
 def _build_line() -> Model:
@@ -214,13 +221,15 @@ def _check_int(name: str, value, low: int, high: int) -> int:
 
 
 # name -> (builder, the size options it takes)
-MODELS: dict[str, tuple[Callable[..., Model], tuple[str, ...]]] = {
-    "line": (_build_line, ()),
-    "quadratic": (_build_quadratic, ()),
-    "polynomial": (_build_polynomial, ("degree",)),
-    "relu-sum": (_build_relu_sum, ("relus",)),
-    "mlp": (_build_mlp, ("width", "activation")),
-}
+MODELS: Mapping[str, tuple[Callable[..., Model], tuple[str, ...]]] = MappingProxyType(
+    {
+        "line": (_build_line, ()),
+        "quadratic": (_build_quadratic, ()),
+        "polynomial": (_build_polynomial, ("degree",)),
+        "relu-sum": (_build_relu_sum, ("relus",)),
+        "mlp": (_build_mlp, ("width", "activation")),
+    }
+)
 
 
 def build_model(name: str, **size) -> Model:

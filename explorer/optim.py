@@ -7,8 +7,9 @@ engine keeps the state of every optimizer in one tuple (the states are tiny) and
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import NamedTuple
 
 import jax
@@ -34,33 +35,35 @@ class OptimizerInfo:
     settings: tuple[str, ...]  # which Hyper fields it reads besides lr
 
 
-OPTIMIZERS: dict[str, OptimizerInfo] = {
-    o.name: o
-    for o in (
-        OptimizerInfo(
-            "sgd",
-            "SGD",
-            "w ← w − lr × gradient, exactly the lesson's step.",
-            lambda h: optax.sgd(h.lr),
-            (),
-        ),
-        OptimizerInfo(
-            "momentum",
-            "SGD with momentum",
-            "Keeps a running sum of past gradients (decayed by momentum) and steps along it.",
-            lambda h: optax.sgd(h.lr, momentum=h.momentum),
-            ("momentum",),
-        ),
-        OptimizerInfo(
-            "adam",
-            "Adam",
-            "Scales each parameter's step by running averages of its gradient and squared "
-            "gradient: steps of about lr whatever the gradient's size.",
-            lambda h: optax.adam(h.lr, b1=h.beta1, b2=h.beta2),
-            ("beta1", "beta2"),
-        ),
-    )
-}
+OPTIMIZERS: Mapping[str, OptimizerInfo] = MappingProxyType(
+    {
+        o.name: o
+        for o in (
+            OptimizerInfo(
+                "sgd",
+                "SGD",
+                "w ← w − lr × gradient, exactly the lesson's step.",
+                lambda h: optax.sgd(h.lr),
+                (),
+            ),
+            OptimizerInfo(
+                "momentum",
+                "SGD with momentum",
+                "Keeps a running sum of past gradients (decayed by momentum) and steps along it.",
+                lambda h: optax.sgd(h.lr, momentum=h.momentum),
+                ("momentum",),
+            ),
+            OptimizerInfo(
+                "adam",
+                "Adam",
+                "Scales each parameter's step by running averages of its gradient and squared "
+                "gradient: steps of about lr whatever the gradient's size.",
+                lambda h: optax.adam(h.lr, b1=h.beta1, b2=h.beta2),
+                ("beta1", "beta2"),
+            ),
+        )
+    }
+)
 
 OPTIMIZER_NAMES: tuple[str, ...] = tuple(OPTIMIZERS)
 

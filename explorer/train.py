@@ -342,6 +342,9 @@ def train(
             beta2=beta2,
             huber_delta=huber_delta,
         )
+    frames, preds, grid = frames[keep], preds[keep], grid.astype(np.float64)
+    for arr in (hist_p, hist_l, hist_g, preds, frames, grid):
+        arr.flags.writeable = False  # the app shares one History between sessions
     return History(
         model=model,
         x=data.x,
@@ -350,9 +353,9 @@ def train(
         loss=hist_l,
         grads=hist_g,
         diverged_at=diverged_at,
-        frame_epochs=frames[keep],
-        grid=grid.astype(np.float64),
-        frame_preds=preds[keep],
+        frame_epochs=frames,
+        grid=grid,
+        frame_preds=preds,
         config=config,
     )
 

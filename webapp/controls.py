@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import streamlit as st
 
 from explorer import LOSSES, OPTIMIZERS, PRESETS, DataError, Dataset, make_preset
 from explorer.csvdata import LIMITS_TEXT, parse_csv
+from explorer.data import safe_text
 from explorer.models import ACTIVATIONS, MAX_DEGREE, MAX_RELUS
 
 CSV = "csv"
+CSV_LABEL = "CSV upload"
 DEFAULT_PRESET = "fastai-quadratic"
 LR_OPTIONS = tuple(float(f"{m}e{e}") for e in range(-6, 1) for m in (1, 2, 3, 5)) + (10.0,)
 EPOCH_OPTIONS = (1, 2, 3, 5, 10, 20, 30, 50, 100, 200, 300, 500, 1000, 2000, 3000, 5000, 10000)
@@ -22,16 +25,20 @@ BATCH_OPTIONS = ("all", 1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
 MAX_UI_POINTS = 1000
 MAX_UI_WIDTH = 16
 # Labels are what the URL carries (Streamlit binds the formatted option), so keep them short.
-MODEL_NOTES = {
-    "line": "m·x + b",
-    "quadratic": "a·x² + b·x + c",
-    "polynomial": "c0 + c1·x + … + cd·x^d",
-    "relu-sum": "c + Σ max(mᵢ·x + bᵢ, 0): lesson 3's rectified lines, added up",
-    "mlp": "one hidden layer: b2 + Σ W2ⱼ·act(W1ⱼ·x + b1ⱼ)",
-}
-START_LABELS = {"preset": "preset values", "random": "random", "hand": "fit by hand"}
-LOSS_LABELS = {"l1": "L1", "l2": "L2", "mse": "MSE", "huber": "Huber"}
-OPT_LABELS = {"sgd": "SGD", "momentum": "momentum", "adam": "Adam"}
+MODEL_NOTES = MappingProxyType(
+    {
+        "line": "m·x + b",
+        "quadratic": "a·x² + b·x + c",
+        "polynomial": "c0 + c1·x + … + cd·x^d",
+        "relu-sum": "c + Σ max(mᵢ·x + bᵢ, 0): lesson 3's rectified lines, added up",
+        "mlp": "one hidden layer: b2 + Σ W2ⱼ·act(W1ⱼ·x + b1ⱼ)",
+    }
+)
+START_LABELS = MappingProxyType(
+    {"preset": "preset values", "random": "random", "hand": "fit by hand"}
+)
+LOSS_LABELS = MappingProxyType({"l1": "L1", "l2": "L2", "mse": "MSE", "huber": "Huber"})
+OPT_LABELS = MappingProxyType({"sgd": "SGD", "momentum": "momentum", "adam": "Adam"})
 
 
 @dataclass(frozen=True)
@@ -97,7 +104,7 @@ def data_ui() -> DataChoice:
     source = st.sidebar.selectbox(
         "Target points",
         (*PRESETS, CSV),
-        format_func=lambda k: "CSV upload" if k == CSV else k,
+        format_func=lambda k: CSV_LABEL if k == CSV else k,
         key="preset",
         bind="query-params",
         on_change=_apply_preset,
@@ -152,7 +159,7 @@ def _csv_ui() -> DataChoice:
     )
     previous = st.session_state.get("last_data") or make_preset(DEFAULT_PRESET)
     if upload is None:
-        st.sidebar.info(f"Upload a file. Meanwhile: {previous.name}.")
+        st.sidebar.info(f"Upload a file. Meanwhile: {plain(previous.name)}.")
         return DataChoice(
             previous, ("kept", previous.name, previous.x.tobytes(), previous.y.tobytes()), None
         )
@@ -161,13 +168,28 @@ def _csv_ui() -> DataChoice:
     try:
         dataset = _parse_upload(digest, raw, upload.name)
     except DataError as err:
-        st.sidebar.error(f"**{upload.name}** can't be used: {err}. Still showing {previous.name}.")
+        st.sidebar.error(
+            f"**{plain(safe_text(upload.name, 60))}** can't be used: {plain(str(err))}. "
+            f"Still showing {plain(previous.name)}."
+        )
         return DataChoice(
             previous, ("kept", previous.name, previous.x.tobytes(), previous.y.tobytes()), None
         )
-    st.sidebar.success(f"{dataset.name}: {dataset.n} points ({dataset.x_label}, {dataset.y_label})")
+    st.sidebar.success(
+        plain(f"{dataset.name}: {dataset.n} points ({dataset.x_label}, {dataset.y_label})")
+    )
     st.session_state["last_data"] = dataset
     return DataChoice(dataset, ("csv", digest), None)
+
+
+def plain(text: str) -> str:
+    """Text shown through Markdown exactly as written (file contents quoted in messages)."""
+    escaped = "".join("\\" + ch if ch in _MARKDOWN else ch for ch in text)
+    # GitHub-flavoured Markdown links bare addresses too.
+    return escaped.replace("://", ":\\/\\/").replace("www.", "www\\.")
+
+
+_MARKDOWN = frozenset("\\`*_[]<>$~|")
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
@@ -225,7 +247,7 @@ def model_ui(defaults: dict) -> ModelChoice:
     return ModelChoice(name, size)
 
 
-def _lr_label(v: float) -> str:
+def lr_label(v: float) -> str:
     return f"{v:g}"
 
 
@@ -252,7 +274,7 @@ def training_ui(defaults: dict) -> TrainChoice:
         "Learning rate",
         LR_OPTIONS,
         value=_nearest(LR_OPTIONS, defaults["lr"]),
-        format_func=_lr_label,
+        format_func=lr_label,
         key="lr",
         bind="query-params",
         help="The step is learning rate × gradient (log scale, 1e-6 to 10).",

@@ -9,9 +9,8 @@ from explorer import build_model
 
 from . import views
 from .controls import DEFAULT_PRESET, data_ui, model_ui, preset_defaults, training_ui
+from .links import VIEWS, check_link, show_link_notes
 from .runs import get_run, start_values
-
-VIEWS = ("Train", "Compare losses", "Fit by hand")
 
 
 def header() -> str:
@@ -53,7 +52,9 @@ def main() -> None:
         layout="wide",
         initial_sidebar_state="expanded",
     )
+    notes = check_link()  # before any widget takes (or silently drops) the link's values
     view = header()
+    show_link_notes(notes)
     data = data_ui()
     defaults = preset_defaults(data.preset or DEFAULT_PRESET)
     model = model_ui(defaults)

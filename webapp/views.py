@@ -13,6 +13,7 @@ from explorer.train import loss_and_grad
 
 from . import charts
 from .controls import DataChoice, ModelChoice, TrainChoice
+from .links import note_epoch_beyond
 from .runs import Run, get_run, hand_ranges
 
 TABLE_ROWS = 8  # parameters listed one per row; bigger models show the largest steps
@@ -55,6 +56,7 @@ def _epoch_panel(run: Run, t: TrainChoice) -> None:
     # A fragment: stepping reruns only this panel in the browser.
     h = run.history
     last = h.last_epoch
+    note_epoch_beyond(last)
     if int(st.session_state.get("epoch", 0)) > last:
         st.session_state["epoch"] = last
     epoch = _stepper(last)
