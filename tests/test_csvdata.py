@@ -88,7 +88,9 @@ BAD = {
     "too many rows with header": (b"x,y\n" + b"1,2\n" * (MAX_ROWS + 1), MAX_ROWS + 2, "more than"),
     "too many bytes": (b"1,2\n" * (MAX_BYTES // 4 + 1), None, "1 MiB"),
     "binary with NUL": (bytes(range(256)) * 4, None, "binary"),
-    "not utf-8": (lines("x,y", "1,2") + b"3,\xe9\n", 3, "UTF-8"),
+    # Not UTF-8: read as Windows-1252 (an older Excel's CSV), so the stray byte is an "é"
+    "not utf-8": (lines("x,y", "1,2") + b"3,\xe9\n", 3, "y is 'é', which is not a number"),
+    "neither utf-8 nor windows-1252": (lines("x,y", "1,2") + b"3,\x81\n", 3, "UTF-8"),
     "very long line": (lines("1,2", "3," + "4" * MAX_LINE_CHARS, "5,6"), 2, "characters long"),
     "python expression": (lines("1,2", "3,__import__('os')"), 2, "not a number"),
     "thousands separator": (lines("1,2", "3,1_000"), 2, "not a number"),
