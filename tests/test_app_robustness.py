@@ -126,10 +126,14 @@ def test_largest_learning_rate_on_every_preset_in_the_app(preset):
 
 def test_hostile_column_and_file_names_are_only_text():
     at = app_with(preset="CSV upload")
-    hostile = b'<img src=x onerror=alert(1)>,[link](http://evil.example)\n0,1\n1,2\n2,4\n'
+    hostile = b"<img src=x onerror=alert(1)>,[link](http://evil.example)\n0,1\n1,2\n2,4\n"
     at.file_uploader(key="upload").set_value(("<b>x</b>%{y}.csv", hostile, "text/csv"))
     run(at)
-    spec = next(json.loads(c.proto.spec) for c in at.get("plotly_chart") if json.loads(c.proto.spec).get("frames") is not None)
+    spec = next(
+        json.loads(c.proto.spec)
+        for c in at.get("plotly_chart")
+        if json.loads(c.proto.spec).get("frames") is not None
+    )
     text = json.dumps(spec["layout"]) + json.dumps(spec["data"][0])
     for bad in ("<img", "<b>", "](http", "%{y}"):
         assert bad not in text
@@ -139,7 +143,9 @@ def test_hostile_column_and_file_names_are_only_text():
 
 def test_bad_upload_message_cannot_inject_markdown():
     at = app_with(preset="CSV upload")
-    at.file_uploader(key="upload").set_value(("a.csv", b"x,y\n1,2\n2,[click](http://evil.example)\n", "text/csv"))
+    at.file_uploader(key="upload").set_value(
+        ("a.csv", b"x,y\n1,2\n2,[click](http://evil.example)\n", "text/csv")
+    )
     run(at)
     message = " ".join(e.value for e in at.sidebar.error)
     assert "line 3" in message
@@ -153,7 +159,9 @@ def test_ui_modules_hold_no_mutable_module_state():
         for name, value in vars(module).items():
             if name.startswith("__") or isinstance(value, (types.ModuleType, type)):
                 continue
-            assert not isinstance(value, mutable), f"webapp.{info.name}.{name} is a mutable {type(value).__name__}"
+            assert not isinstance(value, mutable), (
+                f"webapp.{info.name}.{name} is a mutable {type(value).__name__}"
+            )
 
 
 def test_cached_history_cannot_be_modified():

@@ -196,3 +196,27 @@ def test_a_link_reopens_the_same_view(page, server):
     texts = " ".join(page.locator("[data-testid=stMarkdown]").all_inner_texts())
     assert "epoch 5 of 10" in texts
     shot(page, "07-link")
+
+
+def test_downloads_hold_the_run(page):
+    import csv
+    import io
+    import json
+
+    from explorer import fit
+
+    h = fit(preset="fastai-quadratic", loss="l1", lr=0.01, epochs=10)
+    with page.expect_download() as info:
+        page.get_by_role("button", name="History (CSV)").click()
+    rows = list(csv.reader(io.StringIO(Path(info.value.path()).read_text())))
+    assert rows[0][:5] == ["epoch", "loss", "a", "b", "c"] and len(rows) == 12
+    assert abs(float(rows[2][2]) - float(h.params[1][0])) < 1e-6
+    with page.expect_download() as info:
+        page.get_by_role("button", name="History (JSON)").click()
+    data = json.loads(Path(info.value.path()).read_text())
+    assert len(data["history"]) == 11 and data["diverged_at"] is None
+    with page.expect_download() as info:
+        page.get_by_role("button", name="Animation (HTML)").click()
+    html = Path(info.value.path()).read_text()
+    assert "Plotly.newPlot" in html and "Plotly.addFrames" in html
+    no_exception(page)

@@ -65,7 +65,14 @@ def test_largest_learning_rate_on_every_preset(preset, model_name):
 
 
 def test_largest_learning_rate_with_mse_diverges_and_says_where():
-    h = train(make_preset("roller-coaster"), model("quadratic"), model("quadratic").init(0), loss="mse", lr=LARGEST_LR, epochs=300)
+    h = train(
+        make_preset("roller-coaster"),
+        model("quadratic"),
+        model("quadratic").init(0),
+        loss="mse",
+        lr=LARGEST_LR,
+        epochs=300,
+    )
     assert h.diverged_at is not None and 0 < h.diverged_at <= 300
     assert_all_finite_outputs(h)
 
@@ -124,7 +131,9 @@ def test_largest_run_has_bounded_memory():
         """
     )
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=600)
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=600
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     peak_kib = int(out.stdout.strip().splitlines()[-1])
     assert peak_kib < 2 * 1024 * 1024, f"peak RSS {peak_kib / 1024:.0f} MiB"

@@ -38,6 +38,15 @@ START_LABELS = MappingProxyType(
     {"preset": "preset values", "random": "random", "hand": "fit by hand"}
 )
 LOSS_LABELS = MappingProxyType({"l1": "L1", "l2": "L2", "mse": "MSE", "huber": "Huber"})
+# Compact forms for the radio's captions; the chosen loss's full formula is shown below it.
+INLINE_FORMULAS = MappingProxyType(
+    {
+        "l1": r"$\tfrac{1}{n}\sum|\hat y - y|$",
+        "l2": r"$\sqrt{\tfrac{1}{n}\sum(\hat y - y)^2}$",
+        "mse": r"$\tfrac{1}{n}\sum(\hat y - y)^2$",
+        "huber": r"$\tfrac{1}{n}\sum h_\delta(\hat y - y)$",
+    }
+)
 OPT_LABELS = MappingProxyType({"sgd": "SGD", "momentum": "momentum", "adam": "Adam"})
 
 
@@ -260,7 +269,7 @@ def training_ui(defaults: dict) -> TrainChoice:
         names,
         index=names.index(defaults["loss"]),
         format_func=LOSS_LABELS.get,
-        captions=[LOSSES[k].words for k in names],
+        captions=[f"{LOSSES[k].words} {INLINE_FORMULAS[k]}" for k in names],
         key="loss",
         bind="query-params",
     )

@@ -60,12 +60,21 @@ def _epoch_panel(run: Run, t: TrainChoice) -> None:
     if int(st.session_state.get("epoch", 0)) > last:
         st.session_state["epoch"] = last
     epoch = _stepper(last)
-    left, right = st.columns([3, 2], gap="medium")
+    # Other optimizers add a "step taken" column: give the table half the width then.
+    plain_sgd = t.optimizer == "sgd" and t.batch_size is None
+    left, right = st.columns([5, 4] if plain_sgd else [1, 1], gap="medium")
     with right:
         epoch_table(h, epoch, t)
     with left:
         charts.show(figures.at_epoch(run.fit_fig, h, epoch), key="fit_chart")
-    log = st.toggle("Log scale", key="log_loss", help="Show the loss on a logarithmic axis.")
+    finite = h.loss[h.loss > 0]
+    wide = finite.size > 1 and finite.max() > 1000 * finite.min()
+    log = st.toggle(
+        "Log scale",
+        value=bool(wide),
+        key="log_loss",
+        help="Show the loss on a logarithmic axis (on by default when it spans 1000x or more).",
+    )
     charts.show(figures.mark_epoch(run.loss_figs[int(log)], h, epoch), key="loss_chart")
     downloads(run)
 
@@ -138,7 +147,7 @@ def epoch_table(h, epoch: int, t: TrainChoice) -> None:
         order = np.argsort(-np.abs(g))[: TABLE_ROWS - 2]
     head = "| parameter | value | gradient | lr × gradient | value after step |"
     if not plain_sgd:
-        head = "| parameter | value | gradient | lr × gradient | step taken | value after step |"
+        head = "| parameter | value | gradient | lr × grad | step taken | after step |"
     rows = [head, "|" + " ---: |" * (head.count("|") - 1)]
     for i in order:
         after = fmt(nxt[i]) if has_next else "—"
