@@ -7,12 +7,13 @@ same object.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import streamlit as st
 
-from explorer import PRESETS, Dataset, History, build_model, figures, train
+from explorer import PRESETS, Dataset, History, figures
+from explorer.api import RunSpec, run
 
 from .controls import DataChoice, ModelChoice, TrainChoice
 
@@ -49,58 +50,39 @@ def get_run(
     loss: str | None = None,
 ) -> Run:
     """The run for these settings (trained once, then served from the cache)."""
-    t_key = (
-        loss or t.loss,
-        t.lr,
-        t.epochs,
-        t.optimizer,
-        t.momentum,
-        t.beta1,
-        t.beta2,
-        t.huber_delta,
-        t.batch_size,
+    # The start mode is already resolved into ``init``; keep it out of the cache key.
+    t = replace(t, loss=loss or t.loss, start="")
+    if data.preset is not None:
+        _, preset, points, noise, outliers, _ = data.key
+        source = dict(preset=preset, points=points, noise=noise, outliers=outliers)
+    else:
+        source = dict(data=data.dataset.name, points=data.dataset.n)
+    spec = RunSpec(
+        data=data.dataset,
+        model_name=model.name,
+        size=dict(model.size),
+        loss=t.loss,
+        optimizer=t.optimizer,
+        lr=t.lr,
+        epochs=t.epochs,
+        batch_size=t.batch_size,
+        seed=seed,
+        init=dict(init),
+        momentum=t.momentum,
+        beta1=t.beta1,
+        beta2=t.beta2,
+        huber_delta=t.huber_delta,
+        source=source,
     )
-    return _cached_run(data.key, model.name, model.size, t_key, init, seed, _data=data.dataset)
+    # Everything that decides the run, in hashable form; the spec itself is not hashed.
+    key = (data.key, model, t, init, seed)
+    return _cached_run(key, _spec=spec)
 
 
 @st.cache_resource(max_entries=MAX_CACHED_RUNS, show_spinner=False)
-def _cached_run(data_key, model_name, size, t_key, init, seed, _data: Dataset) -> Run:
-    loss, lr, epochs, optimizer, momentum, beta1, beta2, delta, batch = t_key
-    model = build_model(model_name, **dict(size))
-    p0 = model.init(seed, dict(init))
-    h = train(
-        _data,
-        model,
-        p0,
-        loss=loss,
-        optimizer=optimizer,
-        lr=lr,
-        epochs=epochs,
-        batch_size=batch,
-        seed=seed,
-        momentum=momentum,
-        beta1=beta1,
-        beta2=beta2,
-        huber_delta=delta,
-        config=dict(
-            data=_data.name,
-            points=_data.n,
-            model=model_name,
-            **dict(size),
-            loss=loss,
-            optimizer=optimizer,
-            lr=lr,
-            epochs=epochs,
-            batch_size=batch,
-            seed=seed,
-            init=dict(init),
-            momentum=momentum,
-            beta1=beta1,
-            beta2=beta2,
-            huber_delta=delta,
-        ),
-    )
-    labels = (_data.x_label, _data.y_label)
+def _cached_run(key: tuple, _spec: RunSpec) -> Run:
+    h = run(_spec)
+    labels = (_spec.data.x_label, _spec.data.y_label)
     if h.last_epoch < 0:
         return Run(h, {}, ({}, {}), labels)
     return Run(
