@@ -171,3 +171,16 @@ def test_cached_history_cannot_be_modified():
     for arr in (h.params, h.loss, h.grads, h.frame_preds, h.frame_epochs, h.grid, h.x, h.y):
         with pytest.raises(ValueError):
             arr[0] = 0
+
+
+def test_hand_values_from_a_link_start_the_run_only_when_usable():
+    at = app_with(start="fit by hand", hand_a="2.5", hand_b="1e12")
+    rows = {}
+    for md in at.markdown:
+        if md.value.startswith("| parameter |"):
+            for line in md.value.splitlines()[2:]:
+                cells = [c.strip() for c in line.strip("|").split("|")]
+                rows[cells[0].strip("*")] = cells[1:]
+    assert float(rows["a"][0]) == 2.5
+    assert abs(float(rows["b"][0])) < 1e6  # the unusable value was not used
+    assert "`hand_b=1e12`" in link_note(at)

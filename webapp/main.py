@@ -9,7 +9,7 @@ from explorer import build_model
 
 from . import views
 from .controls import DEFAULT_PRESET, data_ui, model_ui, preset_defaults, training_ui
-from .links import VIEWS, check_link, show_link_notes
+from .links import HAND, VIEWS, check_link, show_link_notes
 from .runs import get_run, start_values
 
 
@@ -36,12 +36,11 @@ def hand_values(names: list[str]) -> dict[str, float]:
     for n in names:
         v = st.session_state.get(f"hand_{n}")
         if v is None:
-            try:
-                v = float(st.query_params.get(f"hand_{n}", ""))
-            except ValueError:
+            text = st.query_params.get(f"hand_{n}")
+            if text is None or HAND(text) is not None:  # absent, or noted as unusable
                 continue
-        if v is not None and np.isfinite(v):
-            out[n] = float(v)
+            v = float(text)
+        out[n] = float(v)
     return out
 
 
