@@ -9,9 +9,9 @@ import numpy as np
 
 from .csvdata import load_csv
 from .data import PRESETS, Dataset, make_preset
-from .losses import LOSSES, all_losses
+from .losses import LOSSES
 from .models import build_model
-from .train import History, train
+from .train import History, evaluate, train
 
 DEFAULT_PRESET = "fastai-quadratic"
 # Settings for data that comes without a preset's suggestions (a CSV, arrays).
@@ -197,7 +197,11 @@ class Comparison:
         rows = []
         for name, h in self.runs.items():
             k = h.last_epoch
-            metrics = all_losses(h.predict(k, h.x), h.y, h.config["huber_delta"]) if k >= 0 else {}
+            metrics = (
+                evaluate(h.model, h.params[k], h.x, h.y, name, h.config["huber_delta"]).metrics
+                if k >= 0
+                else {}
+            )
             metrics = {m: (v if np.isfinite(v) else None) for m, v in metrics.items()}
             rows.append(
                 dict(

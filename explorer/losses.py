@@ -122,13 +122,16 @@ def switch_loss(index: jax.Array, err: jax.Array, mask: jax.Array, delta: jax.Ar
     return jax.lax.switch(index, [info.fn for info in LOSSES.values()], err, mask, delta)
 
 
-def all_losses(pred: jax.Array, y: jax.Array, delta: float = 1.0) -> dict[str, float]:
-    """Every registered loss of ``pred`` against ``y`` (for comparison tables)."""
-    values = _all_losses(jnp.asarray(pred, jnp.float32), jnp.asarray(y, jnp.float32), delta)
+def every_loss(err: jax.Array, mask: jax.Array, delta: jax.Array) -> jax.Array:
+    """Every registered loss of the errors, stacked in registry order (traceable)."""
+    return jnp.stack([info.fn(err, mask, delta) for info in LOSSES.values()])
+
+
+def all_losses(pred, y, delta: float = 1.0) -> dict[str, float]:
+    """Every registered loss of ``pred`` against ``y``, by name."""
+    pred, y = jnp.asarray(pred, jnp.float32), jnp.asarray(y, jnp.float32)
+    values = _every_loss_jit(pred - y, jnp.ones_like(y), jnp.float32(delta))
     return dict(zip(LOSS_NAMES, np.asarray(values).tolist(), strict=True))
 
 
-@jax.jit
-def _all_losses(pred: jax.Array, y: jax.Array, delta: jax.Array) -> jax.Array:
-    err, mask = pred - y, jnp.ones_like(y)
-    return jnp.stack([info.fn(err, mask, delta) for info in LOSSES.values()])
+_every_loss_jit = jax.jit(every_loss)

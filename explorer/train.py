@@ -21,7 +21,7 @@ import numpy as np
 from jax import lax
 
 from .data import Dataset
-from .losses import loss_index, switch_loss
+from .losses import LOSSES, every_loss, loss_index, switch_loss
 from .models import Model
 from .optim import Hyper, init_states, optimizer_index, switch_update
 
@@ -128,31 +128,57 @@ def enable_compile_cache(path: str | None = None) -> None:
 
 
 @functools.lru_cache(maxsize=32)
-def _loss_grad_fn(model: Model):
-    def loss_at(p, x, y, loss_idx, delta):
-        return switch_loss(loss_idx, model.predict(p, x) - y, jnp.ones_like(y), delta)
+def _evaluate_fn(model: Model):
+    def evaluate(p, x, y, mask, loss_idx, delta):
+        def loss_at(q):
+            return switch_loss(loss_idx, model.predict(q, x) - y, mask, delta)
 
-    return jax.jit(jax.value_and_grad(loss_at))
+        value, grad = jax.value_and_grad(loss_at)(p)
+        return value, grad, every_loss(model.predict(p, x) - y, mask, delta)
+
+    return jax.jit(evaluate)
 
 
-def loss_and_grad(
+@dataclass(frozen=True)
+class Evaluation:
+    """One set of parameters measured on the points."""
+
+    loss: float  # the chosen loss
+    grad: np.ndarray  # (P,) its gradient
+    metrics: dict[str, float]  # every registered loss, by name
+
+
+def evaluate(
     model: Model,
     params: np.ndarray,
     x: np.ndarray,
     y: np.ndarray,
     loss: str = "l2",
     huber_delta: float = 1.0,
-) -> tuple[float, np.ndarray]:
-    """The loss of flat ``params`` (P,) on the points and its gradient (P,), as the engine
-    computes them (used by the fit-by-hand view)."""
-    value, grad = _loss_grad_fn(model)(
-        jnp.asarray(params, jnp.float32),
-        jnp.asarray(x, jnp.float32),
-        jnp.asarray(y, jnp.float32),
+) -> Evaluation:
+    """The loss of flat ``params`` (P,) on the points, its gradient and every metric, as
+    the engine computes them. The points are padded like the engine's, so moving a slider
+    (fit by hand) or changing the number of points within a bucket never recompiles."""
+    xp, yp, mask = pad(x, y)
+    value, grad, every = _evaluate_fn(model)(
+        np.asarray(params, np.float32),
+        xp,
+        yp,
+        mask,
         np.int32(loss_index(loss)),
-        jnp.float32(huber_delta),
+        np.float32(huber_delta),
     )
-    return float(value), np.asarray(grad)
+    metrics = dict(zip(LOSSES, np.asarray(every).tolist(), strict=True))
+    return Evaluation(float(value), np.asarray(grad), metrics)
+
+
+def pad(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """x, y padded with zeros to ``bucket_size(n)``, and the 0/1 mask of the real points."""
+    n = len(x)
+    size = bucket_size(n)
+    xp, yp, mask = (np.zeros(size, np.float32) for _ in range(3))
+    xp[:n], yp[:n], mask[:n] = x, y, 1.0
+    return xp, yp, mask
 
 
 def bucket_size(n: int) -> int:
@@ -292,11 +318,7 @@ def train(
         if isinstance(batch_size, bool) or int(batch_size) != batch_size or batch_size < 1:
             raise ValueError("batch size must be a whole number >= 1")
         batch_size = None if batch_size >= n else int(batch_size)
-    size = bucket_size(n)
-    x = np.zeros(size, np.float32)
-    y = np.zeros(size, np.float32)
-    mask = np.zeros(size, np.float32)
-    x[:n], y[:n], mask[:n] = data.x, data.y, 1.0
+    x, y, mask = pad(data.x, data.y)
     frames = frame_epochs(int(epochs))
     frame_idx = np.full(MAX_FRAMES, frames[-1], np.int32)
     frame_idx[: frames.size] = frames

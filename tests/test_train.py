@@ -19,8 +19,8 @@ from explorer.train import (
     MAX_EPOCHS,
     MAX_FRAMES,
     bucket_size,
+    evaluate,
     frame_epochs,
-    loss_and_grad,
     train,
 )
 
@@ -121,14 +121,32 @@ def test_grad_history_matches_finite_differences(loss):
 
 
 @pytest.mark.parametrize("loss", list(LOSSES))
-def test_loss_and_grad_agrees_with_the_engine(loss):
+def test_evaluate_agrees_with_the_engine(loss):
     # The fit-by-hand view's gradient must be the one the engine steps along.
     h = train(NOISY, QUAD, P0, loss=loss, epochs=0, huber_delta=0.8)
-    value, grad = loss_and_grad(QUAD, P0, NOISY.x, NOISY.y, loss, huber_delta=0.8)
+    measured = evaluate(QUAD, P0, NOISY.x, NOISY.y, loss, huber_delta=0.8)
+    value, grad = measured.loss, measured.grad
     assert isinstance(value, float)
     assert grad.shape == (3,)
     np.testing.assert_allclose(value, h.loss[0], rtol=1e-5)
     np.testing.assert_allclose(grad, h.grads[0], rtol=1e-5, atol=1e-6)
+    assert measured.metrics[loss] == pytest.approx(value, rel=1e-6)
+
+
+def test_evaluate_never_recompiles_within_a_bucket():
+    compiles = []
+    jax.monitoring.register_event_duration_secs_listener(
+        lambda event, _secs, **_: (
+            compiles.append(event)
+            if event == "/jax/core/compile/backend_compile_duration"
+            else None
+        )
+    )
+    evaluate(QUAD, P0, NOISY.x[:10], NOISY.y[:10], "l1")
+    before = len(compiles)
+    for n, loss in ((11, "l2"), (20, "mse"), (32, "huber")):
+        evaluate(QUAD, P0 + n, NOISY.x[:n], NOISY.y[:n], loss, huber_delta=0.5)
+    assert len(compiles) == before
 
 
 # Settings that reach the known optimum of a noise-free parabola (optax's alias_test idea).

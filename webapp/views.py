@@ -8,8 +8,7 @@ import streamlit as st
 from explorer import LOSSES, build_model, figures
 from explorer.export import history_csv, history_json
 from explorer.figures import fmt
-from explorer.losses import all_losses
-from explorer.train import loss_and_grad
+from explorer.train import evaluate
 
 from . import charts
 from .controls import DataChoice, ModelChoice, TrainChoice
@@ -298,7 +297,7 @@ def _compare_table(runs) -> str:
     rows = ["| " + " | ".join(head) + " |", "|" + " ---: |" * len(head)]
     for name, h in runs.items():
         k = h.last_epoch
-        metrics = all_losses(h.predict(k, h.x), h.y, h.config["huber_delta"])
+        metrics = evaluate(h.model, h.params[k], h.x, h.y, name, h.config["huber_delta"]).metrics
         cells = [
             LOSSES[name].label,
             str(k),
@@ -353,7 +352,8 @@ def hand_view(
     span = float(np.ptp(ds.x)) or 2.0
     grid = np.linspace(ds.x.min() - 0.05 * span, ds.x.max() + 0.05 * span, 200)
     preds = np.asarray(model.predict(p, grid.astype(np.float32)))
-    metrics = all_losses(np.asarray(model.predict(p, ds.x.astype(np.float32))), ds.y, t.huber_delta)
+    measured = evaluate(model, p, ds.x, ds.y, t.loss, t.huber_delta)
+    metrics = measured.metrics
     title = f"{LOSSES[t.loss].label.split(' (')[0]}: {metrics[t.loss]:.2f}"
     left, right = st.columns([3, 2], gap="medium")
     with left:
@@ -362,7 +362,7 @@ def hand_view(
             key="hand_chart",
         )
     with right:
-        _, grad = loss_and_grad(model, p, ds.x, ds.y, t.loss, t.huber_delta)
+        grad = measured.grad
         rows = [
             "| parameter | value | gradient | to lower the loss |",
             "| ---: | ---: | ---: | :--- |",
