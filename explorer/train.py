@@ -342,7 +342,8 @@ def train(
     )
     hist_p, hist_l, hist_g, preds = (np.asarray(a) for a in out)
     k = int(epochs) + 1
-    hist_p, hist_l, hist_g = hist_p[:k], hist_l[:k], hist_g[:k]
+    # Copies, so that a cached short run does not keep the MAX_EPOCHS-long buffers alive.
+    hist_p, hist_l, hist_g = hist_p[:k].copy(), hist_l[:k].copy(), hist_g[:k].copy()
     finite = np.isfinite(hist_l) & np.isfinite(hist_p).all(axis=1) & np.isfinite(hist_g).all(axis=1)
     diverged_at = None if finite.all() else int(np.argmin(finite))
     if diverged_at is not None:
