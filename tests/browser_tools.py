@@ -64,6 +64,19 @@ PAGE_TIMEOUT_MS = 90_000  # Playwright's waits: 8 fresh pages at once are slow o
 # ----------------------------------------------------------------------------- server
 
 
+def require_browser() -> None:
+    """Skip the calling test, saying why, where Chromium is missing; fail instead when
+    REQUIRE_BROWSER=1 (as CI sets)."""
+    import pytest
+
+    if Path(CHROMIUM).exists():
+        return
+    reason = f"Chromium not found at {CHROMIUM} (apt-get install chromium)"
+    if os.environ.get("REQUIRE_BROWSER") == "1":
+        pytest.fail(f"REQUIRE_BROWSER=1 but {reason}")
+    pytest.skip(reason)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -10,8 +10,6 @@ Debian's Chromium is missing; with REQUIRE_BROWSER=1 a missing browser is a fail
 from __future__ import annotations
 
 import asyncio
-import os
-from pathlib import Path
 
 import browser_tools as bt
 import pytest
@@ -29,18 +27,9 @@ MEMORY_SETTINGS = 50
 MEMORY_BOUND_MB = 300
 
 
-def _require_browser() -> None:
-    if Path(bt.CHROMIUM).exists():
-        return
-    reason = f"Chromium not found at {bt.CHROMIUM} (apt-get install chromium)"
-    if os.environ.get("REQUIRE_BROWSER") == "1":
-        pytest.fail(f"REQUIRE_BROWSER=1 but {reason}")
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="module")
 def server():
-    _require_browser()
+    bt.require_browser()
     with bt.streamlit_server(bt.ARTIFACTS / "streamlit-load-test.log") as srv:
         yield srv
 
