@@ -111,7 +111,8 @@ def fit_figure(h: History, labels=("x", "y"), frame_ms: int = 60) -> dict:
     """The fit, animated over the run's frames with Play / Pause and an epoch scrubber.
 
     Trace 0 is the targets, trace 1 the model's curve; frames replace only trace 1's y
-    (and the title), so the animation runs in the browser without redrawing the axes.
+    and the title; frames redraw (the title is layout, which only a redraw updates), which
+    costs a few milliseconds a frame on these small plots.
     """
     if len(h.frame_epochs) == 0:
         preds0 = np.full_like(h.grid, np.nan)
@@ -144,7 +145,7 @@ def fit_figure(h: History, labels=("x", "y"), frame_ms: int = 60) -> dict:
         )
         for k, p in zip(frame_epochs, h.frame_preds, strict=True)
     ]
-    anim = dict(mode="immediate", frame=dict(duration=0, redraw=False), transition=dict(duration=0))
+    anim = dict(mode="immediate", frame=dict(duration=0, redraw=True), transition=dict(duration=0))
     if frames:
         layout["updatemenus"] = [
             dict(
@@ -163,7 +164,7 @@ def fit_figure(h: History, labels=("x", "y"), frame_ms: int = 60) -> dict:
                         args=[
                             None,
                             dict(
-                                frame=dict(duration=frame_ms, redraw=False),
+                                frame=dict(duration=frame_ms, redraw=True),
                                 transition=dict(duration=0),
                                 fromcurrent=True,
                                 mode="immediate",

@@ -106,6 +106,12 @@ def test_plotly_play_advances_the_scrubber(page):
         "() => document.querySelector('text.slider-label').textContent.trim() === 'epoch 10'",
         timeout=15_000,
     )
+    # The title follows the frames: the loss at epoch 10, as the engine computed it.
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('text.gtitle')].some("
+        "t => t.textContent.startsWith('epoch 10 · L1 = 2.214'))",
+        timeout=15_000,
+    )
     no_exception(page)
     shot(page, "04-played")
 
