@@ -5,6 +5,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from reference import finite_differences, np_loss
 
 from explorer.losses import LOSSES
 from explorer.models import ACTIVATIONS, MAX_DEGREE, MAX_RELUS, MAX_WIDTH, MODELS, build_model
@@ -42,16 +43,6 @@ def np_predict(model, flat, x):
         act = NP_ACTIVATIONS[model.option("activation")]
         return p["b2"] + act(np.outer(x, p["W1"]) + p["b1"]) @ p["W2"]
     raise AssertionError(f"no reference formula for model {model.name!r}")
-
-
-def np_loss(name, e, delta=1.0):
-    a = np.abs(e)
-    return {
-        "l1": lambda: np.mean(a),
-        "l2": lambda: np.sqrt(np.mean(e**2)),
-        "mse": lambda: np.mean(e**2),
-        "huber": lambda: np.mean(np.where(a <= delta, 0.5 * e**2, delta * (a - 0.5 * delta))),
-    }[name]()
 
 
 def inputs(n: int = 12, seed: int = 0) -> np.ndarray:
@@ -93,14 +84,7 @@ def test_gradient_of_model_and_loss_matches_finite_differences(name, size, loss)
     def np_loss_at(p64):
         return np_loss(loss, np_predict(model, p64, x) - y.astype(np.float64))
 
-    p64 = flat.astype(np.float64)
-    h = 1e-6
-    fd = np.empty_like(p64)
-    for i in range(p64.size):
-        up, down = p64.copy(), p64.copy()
-        up[i] += h
-        down[i] -= h
-        fd[i] = (np_loss_at(up) - np_loss_at(down)) / (2 * h)
+    fd = finite_differences(np_loss_at, flat)
     assert g.shape == (model.n_params,)
     np.testing.assert_allclose(g, fd, rtol=1e-4, atol=1e-4 * max(np.abs(fd).max(), 1e-3))
 

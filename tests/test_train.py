@@ -8,6 +8,7 @@ suite stays fast.
 import jax
 import numpy as np
 import pytest
+from reference import finite_differences, np_loss
 
 from explorer import Dataset, fit, make_preset
 from explorer.losses import LOSSES
@@ -34,16 +35,6 @@ P0 = QUAD.init(0)
 def np_quad(params, x):
     a, b, c = np.asarray(params, np.float64)
     return a * x**2 + b * x + c
-
-
-def np_loss(name, e, delta=1.0):
-    a = np.abs(e)
-    return {
-        "l1": lambda: np.mean(a),
-        "l2": lambda: np.sqrt(np.mean(e**2)),
-        "mse": lambda: np.mean(e**2),
-        "huber": lambda: np.mean(np.where(a <= delta, 0.5 * e**2, delta * (a - 0.5 * delta))),
-    }[name]()
 
 
 def f32(data: Dataset):
@@ -106,17 +97,8 @@ def test_loss_history_is_the_loss_at_each_params(loss, delta):
 def test_grad_history_matches_finite_differences(loss):
     h = train(NOISY, QUAD, P0, loss=loss, lr=0.01, epochs=30)
     x, y = f32(NOISY)
-    step = 1e-6
     for k in (0, 1, 15, 30):
-        p = h.params[k].astype(np.float64)
-        fd = np.empty(3)
-        for i in range(3):
-            up, down = p.copy(), p.copy()
-            up[i] += step
-            down[i] -= step
-            fd[i] = (np_loss(loss, np_quad(up, x) - y) - np_loss(loss, np_quad(down, x) - y)) / (
-                2 * step
-            )
+        fd = finite_differences(lambda p: np_loss(loss, np_quad(p, x) - y), h.params[k])
         np.testing.assert_allclose(h.grads[k], fd, rtol=1e-4, atol=1e-5)
 
 
