@@ -90,13 +90,13 @@ def _layout(title: str, x_title: str, y_title: str, x_rng=None, y_rng=None, heig
     )
 
 
-def _targets(h: History, labels=("x", "y")) -> dict:
+def _targets(x: np.ndarray, y: np.ndarray, labels=("x", "y")) -> dict:
     return dict(
         type="scatter",
         mode="markers",
         name="targets",
-        x=packed(h.x),
-        y=packed(h.y),
+        x=packed(x),
+        y=packed(y),
         marker=dict(color=COLORS["targets"], size=7, opacity=0.8),
         hovertemplate=f"{labels[0]}=%{{x:.4g}}<br>{labels[1]}=%{{y:.4g}}<extra>target</extra>",
     )
@@ -195,7 +195,7 @@ def fit_figure(h: History, labels=("x", "y"), frame_ms: int = 60) -> dict:
         ]
         layout["margin"]["b"] = 130
         layout["height"] = 500
-    return dict(data=[_targets(h, labels), curve], layout=layout, frames=frames)
+    return dict(data=[_targets(h.x, h.y, labels), curve], layout=layout, frames=frames)
 
 
 def at_epoch(fig: dict, h: History, epoch: int) -> dict:
@@ -287,7 +287,7 @@ def compare_fit_figure(runs: dict[str, History], labels=("x", "y")) -> dict:
         [float(first.grid[0]), float(first.grid[-1])],
         y_range(first.y, *finals),
     )
-    return dict(data=[_targets(first, labels), *curves], layout=layout)
+    return dict(data=[_targets(first.x, first.y, labels), *curves], layout=layout)
 
 
 def compare_loss_figure(runs: dict[str, History], log: bool = False) -> dict:
@@ -338,14 +338,7 @@ def hand_figure(x, y, grid, preds, title: str, labels=("x", "y"), rng=None) -> d
     )
     return dict(
         data=[
-            dict(
-                type="scatter",
-                mode="markers",
-                name="targets",
-                x=packed(x),
-                y=packed(y),
-                marker=dict(color=COLORS["targets"], size=7, opacity=0.8),
-            ),
+            _targets(x, y, labels),
             dict(
                 type="scatter",
                 mode="lines",
