@@ -30,10 +30,11 @@ COLORS = MappingProxyType(
 FONT = MappingProxyType(dict(family="Source Sans Pro, sans-serif", size=14))
 
 
-def packed(values) -> dict:
-    """A float32 typed array for Plotly: ``{"dtype": "f4", "bdata": base64}``."""
-    arr = np.ascontiguousarray(np.asarray(values, dtype="<f4"))
-    return {"dtype": "f4", "bdata": base64.b64encode(arr.tobytes()).decode("ascii")}
+def packed(values, dtype: str = "<f4") -> dict:
+    """A typed array for Plotly: ``{"dtype": "f4", "bdata": base64}`` (float32 unless
+    ``dtype`` says otherwise: "<f8", "<i4")."""
+    arr = np.ascontiguousarray(np.asarray(values, dtype=dtype))
+    return {"dtype": dtype[1:], "bdata": base64.b64encode(arr.tobytes()).decode("ascii")}
 
 
 def unpack(value) -> np.ndarray:
@@ -107,8 +108,13 @@ def epoch_title(h: History, epoch: int) -> str:
     return f"epoch {epoch} · {LOSSES[loss].label.split(' ')[0]} = {fmt(h.loss[epoch])}"
 
 
+EXPORT_FRAMES = 200  # frames in the standalone animation (a download, played by Plotly)
+
+
 def fit_figure(h: History, labels=("x", "y"), frame_ms: int = 60) -> dict:
-    """The fit, animated over the run's frames with Play / Pause and an epoch scrubber.
+    """The fit, animated with Plotly's own Play / Pause and scrubber: the standalone page
+    that ``to_html`` exports (the app draws runs with its player instead). At most
+    ``EXPORT_FRAMES`` of the run's frames, spread over them as evenly as they come.
 
     Trace 0 is the targets, trace 1 the model's curve; frames replace only trace 1's y
     and the title; frames redraw (the title is layout, which only a redraw updates), which
@@ -116,10 +122,12 @@ def fit_figure(h: History, labels=("x", "y"), frame_ms: int = 60) -> dict:
     """
     if len(h.frame_epochs) == 0:
         preds0 = np.full_like(h.grid, np.nan)
-        frame_epochs = np.array([], int)
+        frame_epochs, frame_preds = np.array([], int), h.frame_preds
     else:
-        preds0 = h.frame_preds[0]
-        frame_epochs = h.frame_epochs
+        pick = np.unique(np.round(np.linspace(0, len(h.frame_epochs) - 1, EXPORT_FRAMES)))
+        pick = pick.astype(int)
+        frame_epochs, frame_preds = h.frame_epochs[pick], h.frame_preds[pick]
+        preds0 = frame_preds[0]
     layout = _layout(
         epoch_title(h, 0) if len(h.loss) else "the loss is not finite at the start",
         labels[0],
@@ -143,7 +151,7 @@ def fit_figure(h: History, labels=("x", "y"), frame_ms: int = 60) -> dict:
             traces=[1],
             layout=dict(title=dict(text=epoch_title(h, int(k)))),
         )
-        for k, p in zip(frame_epochs, h.frame_preds, strict=True)
+        for k, p in zip(frame_epochs, frame_preds, strict=True)
     ]
     anim = dict(mode="immediate", frame=dict(duration=0, redraw=True), transition=dict(duration=0))
     if frames:
@@ -357,3 +365,129 @@ def to_html(fig: dict) -> str:
     import plotly.io as pio
 
     return pio.to_html(fig, include_plotlyjs=True, full_html=True, auto_play=False, validate=False)
+
+
+# ----------------------------------------------------------------------------- player
+# The browser player (webapp/player.js) draws these once per run and then moves only the
+# scatter traces it is told about: the model curves on the fit, the markers on the loss.
+
+
+def rises(loss: np.ndarray) -> np.ndarray:
+    """Epochs k >= 1 whose loss is higher than at k - 1: the step before them overshot."""
+    loss = np.asarray(loss, float)
+    return np.flatnonzero(np.diff(loss) > 0) + 1
+
+
+def player_fit_figure(runs: list[tuple[str, str, History]], labels=("x", "y")) -> dict:
+    """Targets (trace 0) and one model curve per run (traces 1..R) at epoch 0.
+
+    ``runs`` is ``[(name, colour, history), ...]``; the y range stays on the data (with
+    room for the curves up to one span of the targets beyond them), so a curve that flies
+    off leaves the points readable and the player says where it went.
+    """
+    first = runs[0][2]
+    curves = []
+    for name, colour, h in runs:
+        y0 = h.frame_preds[0] if len(h.frame_epochs) else np.full_like(h.grid, np.nan)
+        curves.append(
+            dict(
+                type="scatter",
+                mode="lines",
+                name=name,
+                x=packed(h.grid),
+                y=packed(y0),
+                line=dict(color=colour, width=3),
+                hovertemplate=f"x=%{{x:.4g}}<br>prediction=%{{y:.4g}}<extra>{name}</extra>",
+            )
+        )
+    layout = _layout(
+        "",
+        labels[0],
+        labels[1],
+        [float(first.grid[0]), float(first.grid[-1])],
+        y_range(first.y, *(h.frame_preds for _, _, h in runs)),
+    )
+    layout.pop("title")
+    layout.pop("height")  # the player's stylesheet sizes its charts
+    layout["autosize"] = True
+    layout["margin"] = dict(l=56, r=12, t=34, b=48)
+    layout["legend"] = dict(orientation="h", yanchor="bottom", y=1.01, xanchor="left", x=0.0)
+    return dict(data=[_targets(first.x, first.y, labels), *curves], layout=layout)
+
+
+def player_loss_figure(runs: list[tuple[str, str, History]], log: bool = False) -> dict:
+    """Loss by epoch, one panel per run (each loss in its own units).
+
+    Per run r the traces are 3r: the loss, 3r + 1: the epochs where the loss rose (the
+    step before overshot), 3r + 2: the current-epoch marker the player moves. A linear
+    axis starts at 0, so a small change looks small.
+    """
+    n = len(runs)
+    gap = 0.08 if n > 1 else 0.0
+    width = (1 - gap * (n - 1)) / n
+    layout = _layout("", "", "")
+    layout.pop("title")
+    layout.pop("height")
+    layout["autosize"] = True
+    layout["showlegend"] = False
+    layout["margin"] = dict(l=56, r=12, t=30 if n > 1 else 34, b=48)
+    layout["annotations"] = []
+    data = []
+    for i, (name, colour, h) in enumerate(runs):
+        ax = "" if i == 0 else str(i + 1)
+        x0 = i * (width + gap)
+        layout[f"xaxis{ax}"] = dict(_axis("epoch"), domain=[x0, x0 + width], anchor=f"y{ax}")
+        yaxis = dict(_axis("loss" if i == 0 else ""), anchor=f"x{ax}")
+        if log:
+            yaxis["type"] = "log"
+        else:
+            yaxis.update(type="linear", rangemode="tozero")
+        layout[f"yaxis{ax}"] = yaxis
+        k = np.arange(len(h.loss))
+        up = rises(h.loss)
+        common = dict(type="scatter", xaxis=f"x{ax}", yaxis=f"y{ax}")
+        data += [
+            dict(
+                common,
+                mode="lines",
+                name=name,
+                x=packed(k),
+                y=packed(h.loss),
+                line=dict(color=colour, width=2),
+                hovertemplate=f"epoch %{{x}}<br>loss %{{y:.5g}}<extra>{name}</extra>",
+            ),
+            dict(
+                common,
+                mode="markers",
+                name="loss rose",
+                x=packed(up),
+                y=packed(h.loss[up]),
+                marker=dict(color="#b45309", size=7, symbol="triangle-up"),
+                hovertemplate="epoch %{x}: the loss rose to %{y:.5g}<extra>overshoot</extra>",
+            ),
+            dict(
+                common,
+                mode="markers",
+                name="this epoch",
+                x=[0],
+                y=[float(h.loss[0])] if len(h.loss) else [None],
+                marker=dict(
+                    color=COLORS["targets"], size=11, symbol="circle-open", line=dict(width=3)
+                ),
+                hovertemplate="epoch %{x}<br>loss %{y:.5g}<extra>this epoch</extra>",
+            ),
+        ]
+        if n > 1:
+            layout["annotations"].append(
+                dict(
+                    text=f"<b>{name}</b>",
+                    x=x0 + width / 2,
+                    y=1.0,
+                    yanchor="bottom",
+                    xref="paper",
+                    yref="paper",
+                    showarrow=False,
+                    font=dict(size=13),
+                )
+            )
+    return dict(data=data, layout=layout)

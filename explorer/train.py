@@ -27,8 +27,11 @@ from .optim import Hyper, init_states, optimizer_index, switch_update
 
 MAX_EPOCHS = 10_000
 CHUNK = 64  # epochs per scan; a run computes at most CHUNK - 1 epochs it throws away
-MAX_FRAMES = 200  # animation frames, whatever the number of epochs
-DENSE_FRAMES = 50  # the first epochs, where the fit moves most, all get a frame
+# Curves drawn for the player, whatever the number of epochs: every epoch of runs up to
+# 1,000 epochs; longer runs get every one of the first DENSE_FRAMES epochs (where the fit
+# moves most) and geometric spacing after, always ending on the last epoch.
+MAX_FRAMES = 1001
+DENSE_FRAMES = 250
 GRID = 200  # points on the curve drawn for each frame
 _N_CHUNKS = -(-(MAX_EPOCHS + 1) // CHUNK)
 

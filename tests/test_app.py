@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import plotly.graph_objects as go
 import pytest
+from player_data import player, same
 from streamlit.testing.v1 import AppTest
 
 from explorer import build_model, fit, make_preset, train
@@ -43,24 +44,15 @@ def charts(at: AppTest) -> list[dict]:
     return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
 
 
-def fit_chart(at: AppTest) -> dict:
-    for spec in charts(at):
-        if spec.get("frames") is not None and any(t.get("name") == "targets" for t in spec["data"]):
-            if "sliders" in spec["layout"] or spec["frames"] == []:
-                return spec
-    raise AssertionError("no animated fit chart")
+def fit_chart(at: AppTest, key: str = "train_player") -> dict:
+    """The player's fit figure (targets, then one curve per run)."""
+    return player(at, key)["fit"]
 
 
-def table_rows(at: AppTest) -> dict[str, list[str]]:
-    """The epoch table (markdown) as {parameter: [cells...]}."""
-    for md in at.markdown:
-        if md.value.startswith("| parameter |"):
-            rows = {}
-            for line in md.value.splitlines()[2:]:
-                cells = [c.strip() for c in line.strip("|").split("|")]
-                rows[cells[0].strip("*")] = cells[1:]
-            return rows
-    raise AssertionError("no epoch table")
+def only_run(at: AppTest) -> dict:
+    data = player(at)
+    assert len(data["runs"]) == 1
+    return data["runs"][0]
 
 
 def lesson_history():
@@ -78,84 +70,64 @@ def test_opens_on_the_lesson_preset_ready_to_play():
     assert at.selectbox(key="preset").value == "fastai-quadratic"
     assert at.radio(key="loss").value == "l1"
     assert at.select_slider(key="lr").value == 0.01
-    assert at.number_input(key="epoch").value == 0
-    fig = fit_chart(at)
+    data = player(at)
+    assert data["epoch"] == 0
+    fig = data["fit"]
     go.Figure(fig)  # valid against Plotly's schema
-    names = [t["name"] for t in fig["data"]]
-    assert names[0] == "targets" and names[1].startswith("model")
+    go.Figure(data["loss_fig"])
+    assert [t["name"] for t in fig["data"]] == ["targets", "model"]
     assert np.allclose(unpack(fig["data"][0]["y"]), make_preset("fastai-quadratic").y, atol=1e-5)
-    assert 0 < len(fig["frames"]) <= MAX_FRAMES
-    buttons = fig["layout"]["updatemenus"][0]["buttons"]
-    assert buttons[0]["method"] == "animate" and "Play" in buttons[0]["label"]
-    assert len(fig["layout"]["sliders"][0]["steps"]) == len(fig["frames"])
+    r = data["runs"][0]
+    assert r["names"] == ["a", "b", "c"] and r["lr"] == 0.01 and r["last"] == 10
+    assert r["plain_sgd"] and not r["minibatch"]
 
 
-def test_frames_stay_bounded_for_long_runs():
-    at = new_app()
-    run(at)
+def test_every_epoch_is_drawn_and_long_runs_stay_bounded():
+    at = run(new_app())
+    assert only_run(at)["frame_epochs"].tolist() == list(range(11))  # every epoch drawn
     at.select_slider(key="epochs").set_value(10000)
     run(at)
-    fig = fit_chart(at)
-    go.Figure(fig)
-    assert len(fig["frames"]) <= MAX_FRAMES
-    epochs = [int(f["name"]) for f in fig["frames"]]
-    assert epochs[:50] == list(range(50)) and epochs[-1] == 10000
+    r = only_run(at)
+    epochs = r["frame_epochs"].astype(int).tolist()
+    assert len(epochs) <= MAX_FRAMES and epochs[-1] == 10000
+    assert epochs[:250] == list(range(250)) and epochs == sorted(set(epochs))
+    assert r["loss"].shape == (10001,) and r["params"].shape == (10001, 3)
 
 
-def test_step_forward_and_back_show_the_engine_history():
+def test_the_player_gets_the_engines_history_number_for_number():
     h = lesson_history()
-    at = run(new_app())
-    rows = table_rows(at)
-    for i, name in enumerate("abc"):
-        assert close(rows[name][0], h.params[0][i])
-        assert close(rows[name][1], h.grads[0][i])
-    at.button(key="forward").click()
-    run(at)
-    assert at.number_input(key="epoch").value == 1
-    rows = table_rows(at)
-    for i, name in enumerate("abc"):
-        assert close(rows[name][0], h.params[1][i])  # value at epoch 1
-        assert close(rows[name][1], h.grads[1][i])
-        assert close(rows[name][2], 0.01 * h.grads[1][i])
-        assert close(rows[name][3], h.params[2][i])  # value after the step
-    fig = fit_chart(at)
-    assert np.allclose(unpack(fig["data"][1]["y"]), h.frame_preds[1], atol=1e-4)
-    assert fig["layout"]["sliders"][0]["active"] == 1
-    at.button(key="back").click()
-    run(at)
-    assert at.number_input(key="epoch").value == 0
-    rows = table_rows(at)
-    for i, name in enumerate("abc"):
-        assert close(rows[name][0], h.params[0][i])
+    r = only_run(run(new_app()))
+    assert same(r["params"], h.params) and same(r["grads"], h.grads) and same(r["loss"], h.loss)
+    assert np.allclose(r["frame_preds"], h.frame_preds, atol=1e-6)
+    # The curve drawn for epoch 4 is the model at epoch 4, computed independently here.
+    d = make_preset("fastai-quadratic")
+    grid = unpack(fit_chart(run(new_app()))["data"][1]["x"])
+    a, b, c = h.params[4].astype(np.float64)
+    assert np.allclose(r["frame_preds"][4], a * grid**2 + b * grid + c, atol=1e-4)
+    assert d.n == 20
 
 
-def test_stepping_k_times_lands_on_animation_frame_k():
-    at = run(new_app())
-    for _ in range(4):
-        at.button(key="forward").click()
-        run(at)
-    fig = fit_chart(at)
-    assert fig["frames"][4]["name"] == "4"
-    assert unpack(fig["data"][1]["y"]).tolist() == unpack(fig["frames"][4]["data"][0]["y"]).tolist()
-    at.button(key="last").click()
-    run(at)
-    assert at.number_input(key="epoch").value == 10
-    at.button(key="first").click()
-    run(at)
-    assert at.number_input(key="epoch").value == 0
+def test_loss_rises_are_marked_and_the_linear_loss_axis_starts_at_zero():
+    at = run(new_app(lr="10"))
+    data = player(at)
+    loss = only_run(at)["loss"].astype(np.float64)
+    rose = [k for k in range(1, len(loss)) if loss[k] > loss[k - 1]]
+    assert rose, "L1 at lr 10 zig-zags"
+    marks = data["loss_fig"]["data"][1]
+    assert marks["name"] == "loss rose" and unpack(marks["x"]).astype(int).tolist() == rose
+    assert data["loss_fig"]["layout"]["yaxis"]["rangemode"] == "tozero"
+    assert data["log"] is False  # the default run spans less than 1000x
 
 
 def test_changing_the_loss_changes_the_results():
     at = run(new_app())
-    at.button(key="last").click()
-    run(at)
-    before = table_rows(at)
+    before = only_run(at)
     at.radio(key="loss").set_value("l2")
     run(at)
-    after = table_rows(at)
-    assert before["a"][0] != after["a"][0]
+    after = only_run(at)
+    assert after["loss_label"].startswith("L2") and not same(before["params"], after["params"])
     h = fit(preset="fastai-quadratic", loss="l2", lr=0.01, epochs=10)
-    assert close(after["a"][0], h.params[10][0])
+    assert same(after["params"], h.params)
 
 
 def test_every_control_can_be_set_without_exception():
@@ -206,12 +178,8 @@ def test_every_control_can_be_set_without_exception():
     run(at)
     at.radio(key="start").set_value("random")
     run(at)
-    at.number_input(key="epoch").set_value(50)
-    run(at)
-    at.toggle(key="log_loss").set_value(True)
-    run(at)
-    assert at.number_input(key="epoch").value == 50
-    assert len(charts(at)) == 2
+    r = only_run(at)
+    assert r["minibatch"] and r["batch"] == 8 and not r["plain_sgd"]
 
 
 def test_diverging_learning_rate_shows_the_message():
@@ -226,25 +194,27 @@ def test_diverging_learning_rate_shows_the_message():
     )
     h = fit(preset="fastai-quadratic", loss="mse", lr=10.0, epochs=1000)
     assert f"epoch {h.diverged_at}" in " ".join(errors)
-    fig = fit_chart(at)
-    for frame in fig["frames"]:
-        assert np.isfinite(unpack(frame["data"][0]["y"])).all()
-    assert at.number_input(key="epoch").max == h.last_epoch
+    r = only_run(at)
+    assert r["last"] == h.last_epoch and r["diverged_at"] == h.diverged_at
+    assert np.isfinite(r["frame_preds"]).all() and np.isfinite(r["loss"]).all()
 
 
-def test_compare_shows_one_run_per_chosen_loss():
+def test_compare_shows_one_run_per_chosen_loss_on_one_timeline():
     at = run(new_app(view="Compare losses"))
-    fig = charts(at)[0]
-    go.Figure(fig)
-    curves = [t["name"] for t in fig["data"] if t["name"] not in ("targets", "start")]
-    assert curves == ["L1", "L2"]
+    data = player(at, "compare_player")
+    assert [r["name"] for r in data["runs"]] == ["L1", "L2"]
+    assert [t["name"] for t in data["fit"]["data"]] == ["targets", "L1", "L2"]
     at.multiselect(key="compare").set_value(["l1", "l2", "mse", "huber"])
     run(at)
-    fig = charts(at)[0]
-    curves = [t["name"] for t in fig["data"] if t["name"] not in ("targets", "start")]
-    assert curves == ["L1", "L2", "MSE", "Huber"]
-    loss_fig = charts(at)[1]
-    assert len(loss_fig["data"]) == 4
+    data = player(at, "compare_player")
+    go.Figure(data["fit"])
+    go.Figure(data["loss_fig"])
+    assert [r["name"] for r in data["runs"]] == ["L1", "L2", "MSE", "Huber"]
+    assert len(data["loss_fig"]["data"]) == 3 * 4  # loss, rises, marker per run
+    for r, loss in zip(data["runs"], ("l1", "l2", "mse", "huber"), strict=True):
+        assert same(
+            r["params"], fit(preset="fastai-quadratic", loss=loss, lr=0.01, epochs=10).params
+        )
     table = next(m.value for m in at.markdown if m.value.startswith("| trained on"))
     assert len(table.splitlines()) == 2 + 4
 
@@ -305,8 +275,10 @@ def test_fit_by_hand_shows_the_live_loss_and_starts_training_from_there():
     run(at)
     assert at.button_group(key="view").value == "Train"
     assert at.radio(key="start").value == "hand"
-    rows = table_rows(at)
-    assert [float(rows[n][0]) for n in "abc"] == [3.0, 2.0, 1.0]
+    data = player(at)
+    assert data["runs"][0]["params"][0].tolist() == [3.0, 2.0, 1.0] and data["epoch"] == 0
+    # The link keeps the values the run starts from, although their sliders are not shown.
+    assert [at.query_params[f"hand_{n}"] for n in "abc"] == ["3", "2", "1"]
 
 
 def test_fit_by_hand_explains_when_the_model_is_too_big():
@@ -328,6 +300,7 @@ def test_upload_a_good_csv_then_a_bad_one_keeps_the_data():
     fig = fit_chart(at)
     assert unpack(fig["data"][0]["y"]).tolist() == [1, 3, 5, 7]
     assert fig["layout"]["xaxis"]["title"]["text"] == "time"
+    assert any("not your uploaded CSV" in c.value for c in at.caption)
     at.file_uploader(key="upload").set_value(("bad.csv", b"x,y\n1,2\n3,oops\n", "text/csv"))
     run(at)
     errors = " ".join(e.value for e in at.sidebar.error)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from player_data import has_player, player
 from streamlit.testing.v1 import AppTest
 
 import webapp
@@ -103,20 +104,28 @@ def test_good_link_has_no_note_and_missing_values_take_defaults():
 def test_link_to_an_epoch_beyond_the_run_says_so():
     at = app_with(epoch="50")
     assert any("asked for epoch 50" in w.value for w in at.warning)
-    assert widget_value(at, "epoch") == 0
+    assert player(at)["epoch"] == 0
+
+
+def test_link_to_an_epoch_opens_the_player_there():
+    at = app_with(epoch="7", log="1")
+    data = player(at)
+    assert data["epoch"] == 7 and data["log"] is True
+    assert not any("asked for epoch" in w.value for w in at.warning)
 
 
 @pytest.mark.parametrize("preset", list(PRESETS))
 def test_largest_learning_rate_on_every_preset_in_the_app(preset):
     at = app_with(preset=preset, lr="10", epochs="10000")
-    for chart in at.get("plotly_chart"):
-        spec = json.loads(chart.proto.spec)
-        for trace in spec["data"]:
-            if "y" in trace:
-                assert np.isfinite(unpack(trace["y"])).all()
-        for frame in spec.get("frames", []):
-            assert np.isfinite(unpack(frame["data"][0]["y"])).all()
-        assert "nan" not in spec["layout"]["title"]["text"].lower()
+    if has_player(at):
+        data = player(at)
+        for spec in (data["fit"], data["loss_fig"]):
+            for trace in spec["data"]:
+                if isinstance(trace.get("y"), dict):
+                    assert np.isfinite(unpack(trace["y"])).all()
+        for r in data["runs"]:
+            for name in ("loss", "params", "grads", "frame_preds"):
+                assert np.isfinite(r[name]).all()
     errors = " ".join(e.value for e in at.error)
     table = " ".join(m.value for m in at.markdown)
     assert "nan" not in table.lower() and "inf" not in table.lower().replace("info", "")
@@ -129,11 +138,7 @@ def test_hostile_column_and_file_names_are_only_text():
     hostile = b"<img src=x onerror=alert(1)>,[link](http://evil.example)\n0,1\n1,2\n2,4\n"
     at.file_uploader(key="upload").set_value(("<b>x</b>%{y}.csv", hostile, "text/csv"))
     run(at)
-    spec = next(
-        json.loads(c.proto.spec)
-        for c in at.get("plotly_chart")
-        if json.loads(c.proto.spec).get("frames") is not None
-    )
+    spec = player(at)["fit"]
     text = json.dumps(spec["layout"]) + json.dumps(spec["data"][0])
     for bad in ("<img", "<b>", "](http", "%{y}"):
         assert bad not in text
@@ -175,12 +180,7 @@ def test_cached_history_cannot_be_modified():
 
 def test_hand_values_from_a_link_start_the_run_only_when_usable():
     at = app_with(start="fit by hand", hand_a="2.5", hand_b="1e12")
-    rows = {}
-    for md in at.markdown:
-        if md.value.startswith("| parameter |"):
-            for line in md.value.splitlines()[2:]:
-                cells = [c.strip() for c in line.strip("|").split("|")]
-                rows[cells[0].strip("*")] = cells[1:]
-    assert float(rows["a"][0]) == 2.5
-    assert abs(float(rows["b"][0])) < 1e6  # the unusable value was not used
+    a, b, _ = player(at)["runs"][0]["params"][0]
+    assert a == 2.5
+    assert abs(b) < 1e6  # the unusable value was not used
     assert "`hand_b=1e12`" in link_note(at)

@@ -16,6 +16,8 @@ from explorer.csvdata import LIMITS_TEXT, parse_csv
 from explorer.data import safe_text
 from explorer.models import ACTIVATIONS, MAX_DEGREE, MAX_RELUS
 
+from .player import force_epoch
+
 CSV = "csv"
 CSV_LABEL = "CSV upload"
 DEFAULT_PRESET = "fastai-quadratic"
@@ -104,7 +106,7 @@ def _apply_preset() -> None:
     if preset in PRESETS:
         for key, value in preset_defaults(preset).items():
             st.session_state[key] = value
-        st.session_state["epoch"] = 0
+        force_epoch(0)
 
 
 def data_ui() -> DataChoice:

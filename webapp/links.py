@@ -86,6 +86,8 @@ RULES: Mapping[str, tuple[Callable[[str], bool], str]] = MappingProxyType(
         "view": _one_of(VIEWS),
         "epoch": _number(0, 10_000, whole=True),
         "compare": _one_of([LOSSES[k].label for k in LOSSES]),
+        "log": _one_of(["0", "1"]),
+        "present": _one_of(["0", "1"]),
     }
 )
 HAND = _number(-1e6, 1e6)
@@ -110,17 +112,20 @@ def check_link() -> list[str]:
     epoch = st.query_params.get("epoch")
     if epoch is not None and RULES["epoch"](epoch) is None:
         st.session_state["link_epoch"] = int(float(epoch))
+    log = st.query_params.get("log")
+    if log is not None and RULES["log"](log) is None:
+        st.session_state["gx_log"] = log == "1"
     return notes
 
 
-def note_epoch_beyond(last: int) -> None:
-    """The link asked for an epoch that this run does not have (it has ``last``)."""
-    asked = st.session_state.pop("link_epoch", None)
-    if asked is not None and asked > last:
-        st.warning(
-            f"The link asked for epoch {asked}, but this run has epochs 0 to {last}: showing epoch 0.",
-            icon=":material/link_off:",
-        )
+def link_hand_values(names: list[str]) -> dict[str, float]:
+    """The fit-by-hand values the link carries (``hand_a=...``), the usable ones."""
+    out = {}
+    for n in names:
+        text = st.query_params.get(f"hand_{n}")
+        if text is not None and HAND(text) is None:  # absent, or noted as unusable
+            out[n] = float(text)
+    return out
 
 
 def _short(text: str) -> str:

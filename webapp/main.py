@@ -9,16 +9,17 @@ from explorer import build_model
 
 from . import views
 from .controls import DEFAULT_PRESET, data_ui, model_ui, preset_defaults, training_ui
-from .links import HAND, VIEWS, check_link, show_link_notes
+from .links import VIEWS, check_link, link_hand_values, show_link_notes
 from .runs import get_run, start_values
 
 
-def header() -> str:
+def header(present: bool) -> str:
     st.markdown("## :material/trending_down: Gradient Explorer")
-    st.caption(
-        "Fit a function to points by gradient descent and watch it learn: predict, measure the "
-        "loss, follow the gradient downhill, repeat. Press ▶ Play on the chart, or step one epoch at a time."
-    )
+    if not present:
+        st.caption(
+            "Fit a function to points by gradient descent and watch it learn: predict, measure "
+            "the loss, follow the gradient downhill, repeat."
+        )
     return st.segmented_control(
         "View",
         VIEWS,
@@ -32,27 +33,44 @@ def header() -> str:
 
 def hand_values(names: list[str]) -> dict[str, float]:
     """The fit-by-hand sliders' values (from this session or the link)."""
-    out = {}
+    out = link_hand_values(names)
     for n in names:
         v = st.session_state.get(f"hand_{n}")
-        if v is None:
-            text = st.query_params.get(f"hand_{n}")
-            if text is None or HAND(text) is not None:  # absent, or noted as unusable
-                continue
-            v = float(text)
-        out[n] = float(v)
+        if v is not None:
+            out[n] = float(v)
     return out
 
 
+def keep_hand_values_in_link(view: str, start: str, hand: dict[str, float]) -> None:
+    """A run that starts from fit-by-hand values carries them in its link, whichever view
+    is open (the sliders bind them only while the fit-by-hand view shows them)."""
+    if start != "hand" or view == "Fit by hand":
+        return
+    for name, value in hand.items():
+        st.query_params[f"hand_{name}"] = f"{value:.10g}"
+    if not hand:
+        st.info(
+            "Start from **fit by hand** was chosen, but no values were set by hand yet: "
+            "the run starts from random values. Open **Fit by hand** to set them.",
+            icon=":material/pan_tool:",
+        )
+
+
+def is_present() -> bool:
+    """Presenter mode (``present=1`` in the link): sidebar folded, large type, big Step."""
+    return st.query_params.get("present") == "1"
+
+
 def main() -> None:
+    present = is_present()
     st.set_page_config(
         page_title="Gradient Explorer",
         page_icon=":material/trending_down:",
         layout="wide",
-        initial_sidebar_state="expanded",
+        initial_sidebar_state="collapsed" if present else "auto",
     )
     notes = check_link()  # before any widget takes (or silently drops) the link's values
-    view = header()
+    view = header(present)
     show_link_notes(notes)
     data = data_ui()
     defaults = preset_defaults(data.preset or DEFAULT_PRESET)
@@ -60,10 +78,17 @@ def main() -> None:
     t = training_ui(defaults)
     seed = int(st.session_state.get("seed", 42))
     names = build_model(model.name, **dict(model.size)).layout
-    init = start_values(data, model, t, hand_values(names))
+    hand = hand_values(names)
+    keep_hand_values_in_link(view, t.start, hand)
+    init = start_values(data, model, t, hand)
     run = get_run(data, model, t, init, seed)
+    if data.preset is None:
+        st.caption(
+            ":material/link_off: The link to this view holds every setting but not your "
+            "uploaded CSV: whoever opens it must upload the same file."
+        )
     if view == "Compare losses":
-        views.compare_view(data, model, t, init, seed)
+        views.compare_view(data, model, t, init, seed, present)
     elif view == "Fit by hand":
         views.hand_view(
             data,
@@ -72,4 +97,4 @@ def main() -> None:
             run.history.params[0] if run.history.last_epoch >= 0 else np.zeros(len(names)),
         )
     else:
-        views.train_view(run, t)
+        views.train_view(run, present)

@@ -12,10 +12,12 @@ from dataclasses import dataclass, replace
 import numpy as np
 import streamlit as st
 
-from explorer import PRESETS, Dataset, History, figures
+from explorer import PRESETS, Dataset, History
 from explorer.api import RunSpec, run
+from explorer.figures import COLORS
 
 from .controls import DataChoice, ModelChoice, TrainChoice
+from .player import Timeline, timeline
 
 MAX_CACHED_RUNS = 48
 
@@ -23,8 +25,7 @@ MAX_CACHED_RUNS = 48
 @dataclass(frozen=True)
 class Run:
     history: History
-    fit_fig: dict
-    loss_figs: tuple[dict, dict]  # linear, log
+    timeline: Timeline | None  # what the player draws (None: not finite even at epoch 0)
     labels: tuple[str, str]
 
 
@@ -84,13 +85,8 @@ def _cached_run(key: tuple, _spec: RunSpec) -> Run:
     h = run(_spec)
     labels = (_spec.data.x_label, _spec.data.y_label)
     if h.last_epoch < 0:
-        return Run(h, {}, ({}, {}), labels)
-    return Run(
-        h,
-        figures.fit_figure(h, labels),
-        (figures.loss_figure(h, log=False), figures.loss_figure(h, log=True)),
-        labels,
-    )
+        return Run(h, None, labels)
+    return Run(h, timeline([("model", COLORS["model"], h)], labels), labels)
 
 
 def hand_ranges(

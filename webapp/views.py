@@ -7,23 +7,15 @@ import streamlit as st
 
 from explorer import LOSSES, build_model, figures
 from explorer.export import history_csv, history_json
-from explorer.figures import fmt
+from explorer.figures import COLORS, fmt
 from explorer.train import evaluate
 
-from . import charts
+from . import charts, player
 from .controls import DataChoice, ModelChoice, TrainChoice
-from .links import note_epoch_beyond
+from .links import link_hand_values
 from .runs import Run, get_run, hand_ranges
 
-TABLE_ROWS = 8  # parameters listed one per row; bigger models show the largest steps
-
-
-def _set_epoch(value: int) -> None:
-    st.session_state["epoch"] = value
-
-
-def _shift_epoch(delta: int, last: int) -> None:
-    st.session_state["epoch"] = min(max(int(st.session_state.get("epoch", 0)) + delta, 0), last)
+TABLE_ROWS = player.TABLE_ROWS
 
 
 def divergence_note(run: Run) -> None:
@@ -43,147 +35,39 @@ def divergence_note(run: Run) -> None:
     )
 
 
-def train_view(run: Run, t: TrainChoice) -> None:
-    divergence_note(run)
-    if run.history.last_epoch < 0:
+def _link_epoch(last: int) -> None:
+    """Open at the epoch the link asked for, once per session."""
+    asked = st.session_state.pop("link_epoch", None)
+    if asked is None:
         return
-    _epoch_panel(run, t)
+    if asked > last:
+        st.warning(
+            f"The link asked for epoch {asked}, but this run has epochs 0 to {last}: showing epoch 0.",
+            icon=":material/link_off:",
+        )
+        asked = 0
+    player.force_epoch(asked)
 
 
-@st.fragment
-def _epoch_panel(run: Run, t: TrainChoice) -> None:
-    # A fragment: stepping reruns only this panel in the browser.
-    h = run.history
-    last = h.last_epoch
-    note_epoch_beyond(last)
-    if int(st.session_state.get("epoch", 0)) > last:
-        st.session_state["epoch"] = last
-    epoch = _stepper(last)
-    # Other optimizers add a "step taken" column: give the table half the width then.
-    plain_sgd = t.optimizer == "sgd" and t.batch_size is None
-    left, right = st.columns([5, 4] if plain_sgd else [1, 1], gap="medium")
-    with right:
-        epoch_table(h, epoch, t)
-    with left:
-        charts.show(figures.at_epoch(run.fit_fig, h, epoch), key="fit_chart")
-    finite = h.loss[h.loss > 0]
-    wide = finite.size > 1 and finite.max() > 1000 * finite.min()
-    log = st.toggle(
-        "Log scale",
-        value=bool(wide),
-        key="log_loss",
-        help="Show the loss on a logarithmic axis (on by default when it spans 1000x or more).",
-    )
-    charts.show(figures.mark_epoch(run.loss_figs[int(log)], h, epoch), key="loss_chart")
+def train_view(run: Run, present: bool = False) -> None:
+    divergence_note(run)
+    if run.timeline is None:
+        return
+    _link_epoch(run.history.last_epoch)
+    _train_player(run, present)
     downloads(run)
 
 
-def _stepper(last: int) -> int:
-    c = st.columns([1, 1, 1.3, 1, 1, 3.2], gap="small", vertical_alignment="center")
-    c[0].button(
-        "First",
-        icon=":material/first_page:",
-        key="first",
-        help="The start (epoch 0)",
-        on_click=_set_epoch,
-        args=(0,),
-        width="stretch",
+@st.fragment
+def _train_player(run: Run, present: bool) -> None:
+    # A fragment: the epoch coming back for the link reruns only this.
+    h = run.history
+    player.show(
+        "train_player",
+        run.timeline,
+        loss_title=f"{LOSSES[h.config['loss']].label.split(' ')[0]} by epoch",
+        present=present,
     )
-    c[1].button(
-        "Back",
-        icon=":material/chevron_left:",
-        key="back",
-        help="One epoch back",
-        on_click=_shift_epoch,
-        args=(-1, last),
-        width="stretch",
-    )
-    epoch = c[2].number_input(
-        "Epoch",
-        0,
-        last,
-        0,
-        step=1,
-        key="epoch",
-        bind="query-params",
-        label_visibility="collapsed",
-        help="The epoch shown: type one or use the buttons.",
-    )
-    c[3].button(
-        "Step",
-        icon=":material/chevron_right:",
-        icon_position="right",
-        key="forward",
-        help="One epoch forward",
-        on_click=_shift_epoch,
-        args=(1, last),
-        width="stretch",
-        type="primary",
-    )
-    c[4].button(
-        "Last",
-        icon=":material/last_page:",
-        icon_position="right",
-        key="last",
-        help="The last epoch",
-        on_click=_set_epoch,
-        args=(last,),
-        width="stretch",
-    )
-    c[5].markdown(f"epoch **{int(epoch)}** of {last}")
-    return int(epoch)
-
-
-def epoch_table(h, epoch: int, t: TrainChoice) -> None:
-    """Each parameter's value, gradient, lr × gradient and value after the step."""
-    names = h.param_names
-    has_next = epoch < h.last_epoch
-    plain_sgd = t.optimizer == "sgd" and t.batch_size is None
-    p, g = h.params[epoch], h.grads[epoch]
-    nxt = h.params[epoch + 1] if has_next else None
-    order = np.arange(len(names))
-    if len(names) > TABLE_ROWS:
-        order = np.argsort(-np.abs(g))[: TABLE_ROWS - 2]
-    head = "| parameter | value | gradient | lr × gradient | value after step |"
-    if not plain_sgd:
-        head = "| parameter | value | gradient | lr × grad | step taken | after step |"
-    rows = [head, "|" + " ---: |" * (head.count("|") - 1)]
-    for i in order:
-        after = fmt(nxt[i]) if has_next else "—"
-        cells = [f"**{names[i]}**", fmt(p[i]), fmt(g[i]), fmt(t.lr * g[i])]
-        if not plain_sgd:
-            cells.append(fmt(nxt[i] - p[i]) if has_next else "—")
-        rows.append("| " + " | ".join(cells + [after]) + " |")
-    st.markdown("\n".join(rows))
-    if len(names) > len(order):
-        step = np.abs(nxt - p).max() if has_next else 0.0
-        st.caption(
-            f"The {len(order)} parameters with the largest gradients of {len(names)}; "
-            f"gradient norm {fmt(np.linalg.norm(g))}, largest step {fmt(step)}."
-        )
-    loss_name = LOSSES[h.config["loss"]].label
-    if has_next:
-        i = int(order[0])
-        change = float(h.loss[epoch + 1] - h.loss[epoch])
-        st.markdown(
-            f"**{loss_name}**: {fmt(h.loss[epoch])} before → {fmt(h.loss[epoch + 1])} after "
-            f"({'+' if change >= 0 else '−'}{fmt(abs(change))})"
-        )
-        if plain_sgd:
-            st.caption(
-                f"The step, for **{names[i]}**: {fmt(p[i])} − {fmt(t.lr)} × ({fmt(g[i])}) = {fmt(nxt[i])}. "
-                "Every parameter moves against its gradient, scaled by the learning rate."
-            )
-        else:
-            why = (
-                "mini-batches each take their own step"
-                if t.batch_size
-                else "the optimizer reshapes the step"
-            )
-            st.caption(f"With {t.optimizer} ({why}), the step taken is not simply lr × gradient.")
-    else:
-        st.markdown(f"**{loss_name}** at the last epoch: {fmt(h.loss[epoch])}")
-        st.caption("The last epoch: no update after it.")
 
 
 def downloads(run: Run) -> None:
@@ -212,7 +96,7 @@ def downloads(run: Run) -> None:
     )
     c[2].download_button(
         "Animation (HTML)",
-        lambda: figures.to_html(run.fit_fig),
+        lambda: figures.to_html(figures.fit_figure(run.history, run.labels)),
         "gradient-explorer.html",
         "text/html",
         key="dl_html",
@@ -223,7 +107,12 @@ def downloads(run: Run) -> None:
 
 
 def compare_view(
-    data: DataChoice, model: ModelChoice, t: TrainChoice, init: tuple, seed: int
+    data: DataChoice,
+    model: ModelChoice,
+    t: TrainChoice,
+    init: tuple,
+    seed: int,
+    present: bool = False,
 ) -> None:
     names = tuple(LOSSES)
     chosen = st.multiselect(
@@ -250,12 +139,21 @@ def compare_view(
         st.error("No run has a finite loss at the start.")
         return
     live = {k: h for k, h in hist.items() if h.last_epoch >= 0}
-    charts.show(figures.compare_fit_figure(live, labels), key="compare_fit")
+    _link_epoch(max(h.last_epoch for h in live.values()))
     _compare_tips(data, t)
-    log = st.toggle("Log scale", key="log_compare")
-    charts.show(figures.compare_loss_figure(live, log), key="compare_loss")
+    _compare_player(
+        player.timeline(
+            [(LOSSES[k].label.split(" (")[0], COLORS[k], h) for k, h in live.items()], labels
+        ),
+        present,
+    )
     st.markdown("**Final results** (every metric computed on the final parameters of each run)")
     st.markdown(_compare_table(live))
+
+
+@st.fragment
+def _compare_player(tl: player.Timeline, present: bool) -> None:
+    player.show("compare_player", tl, loss_title="Training loss by epoch", present=present)
 
 
 def _set_state(**values) -> None:
@@ -311,7 +209,7 @@ def _compare_table(runs) -> str:
 def _train_from_hand(names: list[str]) -> None:
     st.session_state["start"] = "hand"
     st.session_state["view"] = "Train"
-    st.session_state["epoch"] = 0
+    player.force_epoch(0)
 
 
 def hand_view(
@@ -333,21 +231,19 @@ def hand_view(
     ranges = hand_ranges(ds, model.name, names)
     cols = st.columns(len(names))
     values = []
+    linked = link_hand_values(names)
     for col, name, s in zip(cols, names, start, strict=True):
         lo, hi, step = ranges[name]
-        default = float(np.clip(np.round(s / step) * step, lo, hi))
+        default = float(np.clip(np.round(linked.get(name, s) / step) * step, lo, hi))
         values.append(
             col.slider(
-                name,
-                lo,
-                hi,
-                default,
-                step=step,
-                key=f"hand_{name}",
-                bind="query-params",
-                persist_state="session",
+                name, lo, hi, default, step=step, key=f"hand_{name}", persist_state="session"
             )
         )
+    # Not bound to the link by Streamlit, which drops a slider's value from the link while
+    # the slider is hidden: the values stay in the link for a run that starts from them.
+    for name, v in zip(names, values, strict=True):
+        st.query_params[f"hand_{name}"] = f"{v:.10g}"
     p = np.asarray(values, np.float32)
     span = float(np.ptp(ds.x)) or 2.0
     grid = np.linspace(ds.x.min() - 0.05 * span, ds.x.max() + 0.05 * span, 200)

@@ -1,0 +1,627 @@
+// The player: one timeline in the browser for every view of a run.
+//
+// Python (webapp/player.py) sends each run once: its history (loss, parameters and
+// gradients at every epoch), the model's curve at the drawn epochs, and two Plotly
+// figures built by explorer/figures.py. From then on every move of the epoch - Play, the
+// scrubber, a button, a key, a click on the loss curve - redraws the fit, the loss
+// marker, the step table and the notes here, in the same frame, with no round trip.
+// The epoch goes back to Python (for the link) only when it stops moving.
+//
+// Everything that comes from the user (names, labels) is set as textContent, never HTML.
+
+const SVG_NS = "http://www.w3.org/2000/svg";
+const ICONS = {
+  first: "M6 5h2v14H6zM18 5v14l-9-7z",
+  back: "M15 5v14l-9-7z",
+  play: "M8 5v14l11-7z",
+  pause: "M7 5h4v14H7zM13 5h4v14h-4z",
+  step: "M9 5v14l9-7z",
+  last: "M16 5h2v14h-2zM6 5v14l9-7z",
+};
+const SPEEDS = [0.25, 0.5, 1, 2, 4];
+const REPORT_MS = 300; // the epoch goes back to Python once it has rested this long
+const ANIM = { frame: { duration: 0, redraw: false }, transition: { duration: 0 }, mode: "immediate" };
+const MINUS = "\u2212";
+
+// ------------------------------------------------------------------ numbers for people
+
+/** A number with `digits` significant digits, no float noise, a real minus sign. */
+export function fmt(v, digits = 4) {
+  if (v === null || v === undefined || Number.isNaN(v)) return "—";
+  if (!Number.isFinite(v)) return v > 0 ? "∞" : MINUS + "∞";
+  if (v === 0) return "0";
+  const a = Math.abs(v);
+  let s;
+  if (a >= 1e-5 && a < 1e5) {
+    s = String(Number(v.toPrecision(digits)));
+  } else {
+    s = v.toExponential(Math.max(digits - 2, 1)).replace(/\.?0+e/, "e").replace("e+", "e");
+  }
+  return s.replace("-", MINUS);
+}
+
+/** Two numbers with as many digits as it takes to show that they differ (4 at least). */
+export function fmtPair(a, b) {
+  let d = 4;
+  while (d < 17 && a !== b && fmt(a, d) === fmt(b, d)) d += 1;
+  return [fmt(a, d), fmt(b, d)];
+}
+
+function signed(v, digits = 4) {
+  return (v > 0 ? "+" : "") + fmt(v, digits);
+}
+
+function decode(packed) {
+  const bin = atob(packed.bdata);
+  const bytes = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+  const Type = { f8: Float64Array, f4: Float32Array, i4: Int32Array }[packed.dtype];
+  return new Type(bytes.buffer);
+}
+
+function el(tag, cls, text) {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+function icon(name) {
+  const svg = document.createElementNS(SVG_NS, "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("aria-hidden", "true");
+  const path = document.createElementNS(SVG_NS, "path");
+  path.setAttribute("d", ICONS[name]);
+  svg.appendChild(path);
+  return svg;
+}
+
+function button(name, label, title, cls = "") {
+  const b = el("button", `gx-btn ${cls}`.trim());
+  b.type = "button";
+  b.title = title;
+  b.dataset.action = name;
+  b.setAttribute("aria-label", label);
+  b.append(icon(name), el("span", "gx-label", label));
+  return b;
+}
+
+/** Up to `most` round epochs between 0 and `last` for the scrubber's labels. */
+export function ticks(last, most = 4) {
+  if (last <= 0) return [0];
+  const raw = last / (most + 1);
+  const p = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 5, 10].map((m) => m * p).find((s) => s >= raw);
+  const out = [0];
+  for (let t = step; t < last; t += step) if (t > 0.07 * last && t < 0.93 * last) out.push(t);
+  out.push(last);
+  return out;
+}
+
+// ------------------------------------------------------------------------- one run
+
+class Run {
+  constructor(r) {
+    Object.assign(this, r);
+    this.loss = decode(r.loss);
+    this.params = decode(r.params);
+    this.grads = decode(r.grads);
+    this.frameEpochs = decode(r.frame_epochs);
+    this.framePreds = decode(r.frame_preds);
+    this.P = r.names.length;
+    this.G = this.framePreds.length / Math.max(this.frameEpochs.length, 1);
+  }
+  p(k, i) {
+    return this.params[k * this.P + i];
+  }
+  g(k, i) {
+    return this.grads[k * this.P + i];
+  }
+  /** Index of the drawn curve for epoch k: the last drawn epoch at or before k. */
+  frameAt(k) {
+    let lo = 0;
+    let hi = this.frameEpochs.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.frameEpochs[mid] <= k) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  }
+  curve(f) {
+    return this.framePreds.subarray(f * this.G, (f + 1) * this.G);
+  }
+}
+
+// ------------------------------------------------------------------------- the player
+
+class Player {
+  constructor(root) {
+    this.root = root;
+    this.epoch = 0;
+    this.playing = false;
+    this.speed = 1;
+    this.reported = null;
+    this.build();
+    this.onKey = (e) => this.key(e);
+    document.addEventListener("keydown", this.onKey);
+  }
+
+  build() {
+    const r = el("div", "gx");
+    r.tabIndex = -1;
+    const bar = el("div", "gx-bar");
+    const buttons = el("div", "gx-buttons");
+    this.btn = {
+      first: button("first", "First", "The start, epoch 0 (Home)"),
+      back: button("back", "Back", "One epoch back (←)"),
+      play: button("play", "Play", "Play or pause (space)", "gx-play"),
+      step: button("step", "Step", "One epoch forward (→)", "gx-step"),
+      last: button("last", "Last", "The last epoch (End)"),
+    };
+    buttons.append(...Object.values(this.btn));
+    buttons.addEventListener("click", (e) => {
+      const b = e.target.closest("button");
+      if (b && !b.disabled) this.act(b.dataset.action);
+    });
+    const where = el("label", "gx-where");
+    where.append(el("span", "gx-where-label", "epoch"));
+    this.box = el("input", "gx-epoch");
+    this.box.type = "number";
+    this.box.min = "0";
+    this.box.step = "1";
+    this.box.setAttribute("aria-label", "Epoch shown");
+    this.box.addEventListener("change", () => this.go(Number(this.box.value)));
+    this.of = el("span", "gx-of");
+    where.append(this.box, this.of);
+    const speed = el("label", "gx-speed");
+    speed.append(el("span", "gx-speed-label", "speed"));
+    this.speedSel = el("select");
+    this.speedSel.setAttribute("aria-label", "Playing speed");
+    for (const s of SPEEDS) {
+      const o = el("option", "", `${s}×`);
+      o.value = String(s);
+      if (s === 1) o.selected = true;
+      this.speedSel.appendChild(o);
+    }
+    this.speedSel.addEventListener("change", () => {
+      this.speed = Number(this.speedSel.value);
+      this.showRate();
+      if (this.playing) this.startClock();
+    });
+    this.rate = el("span", "gx-rate");
+    this.speedSel.title = "Playing speed";
+    speed.append(this.speedSel, this.rate);
+    bar.append(buttons, where, speed);
+
+    const scrub = el("div", "gx-scrub");
+    this.range = el("input", "gx-range");
+    this.range.type = "range";
+    this.range.min = "0";
+    this.range.step = "1";
+    this.range.setAttribute("aria-label", "Epoch scrubber");
+    this.range.addEventListener("input", () => {
+      this.pause();
+      this.go(Number(this.range.value));
+    });
+    this.tickRow = el("div", "gx-ticks");
+    scrub.append(this.range, this.tickRow);
+
+    this.title = el("div", "gx-title");
+    const charts = el("div", "gx-charts");
+    const fitBox = el("div", "gx-fitbox");
+    this.fitDiv = el("div", "gx-chart gx-fit");
+    this.offNote = el("div", "gx-off");
+    this.frameNote = el("div", "gx-small");
+    fitBox.append(this.fitDiv, this.offNote, this.frameNote);
+    const lossBox = el("div", "gx-lossbox");
+    const lossHead = el("div", "gx-losshead");
+    this.lossTitle = el("div", "gx-subtitle");
+    const logLabel = el("label", "gx-log");
+    this.logBox = el("input");
+    this.logBox.type = "checkbox";
+    this.logBox.addEventListener("change", () => this.setLog(this.logBox.checked, true));
+    logLabel.append(this.logBox, el("span", "", "log scale"));
+    lossHead.append(this.lossTitle, logLabel);
+    this.lossDiv = el("div", "gx-chart gx-loss");
+    this.runNote = el("div", "gx-small");
+    lossBox.append(lossHead, this.lossDiv, this.runNote);
+    charts.append(fitBox, lossBox);
+
+    const numbers = el("div", "gx-numbers");
+    this.table = el("div", "gx-table");
+    const text = el("div", "gx-text");
+    this.lossLine = el("div", "gx-lossline");
+    this.worked = el("div", "gx-small");
+    this.notes = el("div", "gx-notes");
+    text.append(this.lossLine, this.worked, this.notes);
+    numbers.append(this.table, text);
+
+    r.append(bar, scrub, this.title, charts, numbers);
+    this.rootEl = r;
+    this.root.appendChild(r); // beside the <style> Streamlit put there
+  }
+
+  /** New data from Python: a new run is drawn once; the same run keeps its epoch. */
+  load(data, setStateValue) {
+    this.setStateValue = setStateValue;
+    this.rootEl.classList.toggle("gx-present", Boolean(data.present));
+    this.rootEl.classList.toggle("gx-compare", data.runs.length > 1);
+    if (data.key !== this.runKey) {
+      this.runKey = data.key;
+      this.data = data;
+      this.runs = data.runs.map((r) => new Run(r));
+      this.last = Math.max(...this.runs.map((r) => r.last));
+      this.range.max = String(this.last);
+      this.box.max = String(this.last);
+      this.of.textContent = `of ${this.last}`;
+      this.tickRow.replaceChildren(
+        ...ticks(this.last).map((t) => {
+          const s = el("span", "", String(t));
+          s.style.left = `${this.last ? (100 * t) / this.last : 0}%`;
+          return s;
+        }),
+      );
+      this.showRate();
+      this.lossTitle.textContent = data.loss_title;
+      this.drawn = this.draw(data);
+      this.epoch = Math.min(this.epoch, this.last);
+      this.runNote.textContent = this.runSummary();
+    }
+    if (data.nonce !== this.nonce) {
+      this.nonce = data.nonce;
+      this.epoch = Math.max(0, Math.min(data.epoch, this.last));
+      this.reported = data.epoch;
+    }
+    if (data.log !== this.dataLog) {
+      this.dataLog = data.log;
+      this.setLog(Boolean(data.log), false);
+    }
+    this.drawn.then(() => this.render());
+  }
+
+  async draw(data) {
+    while (!globalThis.Plotly) await new Promise((ok) => setTimeout(ok, 20));
+    const config = { displaylogo: false, responsive: true, modeBarButtonsToRemove: ["lasso2d", "select2d"] };
+    await Plotly.react(this.fitDiv, data.fit.data, data.fit.layout, config);
+    await Plotly.react(this.lossDiv, data.loss_fig.data, data.loss_fig.layout, config);
+    this.applyLog();
+    if (!this.lossDiv.gxClick) {
+      this.lossDiv.gxClick = true;
+      this.lossDiv.on("plotly_click", (ev) => {
+        const pt = ev.points && ev.points[0];
+        if (pt && Number.isFinite(pt.x)) {
+          this.pause();
+          this.go(Math.round(pt.x));
+        }
+      });
+    }
+  }
+
+  setLog(on, fromUser) {
+    this.log = on;
+    this.logBox.checked = on;
+    if (this.drawn) this.drawn.then(() => this.applyLog());
+    if (fromUser && this.setStateValue) this.setStateValue("log", on);
+  }
+
+  applyLog() {
+    if (!this.lossDiv.layout) return;
+    const update = {};
+    for (const name of Object.keys(this.lossDiv.layout)) {
+      if (!/^yaxis\d*$/.test(name)) continue;
+      update[`${name}.type`] = this.log ? "log" : "linear";
+      update[`${name}.rangemode`] = this.log ? "normal" : "tozero";
+      update[`${name}.autorange`] = true;
+    }
+    Plotly.relayout(this.lossDiv, update);
+  }
+
+  showRate() {
+    const text = `${fmt(this.epochsPerSecond(), 2)} epochs a second`;
+    this.rate.textContent = text;
+    this.speedSel.title = `Playing speed: ${text}`;
+  }
+
+  epochsPerSecond() {
+    // A short run plays at 2 epochs a second; a long one takes about 10 s.
+    return Math.max(2, this.last / 10) * this.speed;
+  }
+
+  // ---------------------------------------------------------------- moving the epoch
+
+  act(action) {
+    if (action === "play") return this.playing ? this.pause() : this.play();
+    this.pause();
+    if (action === "first") this.go(0);
+    if (action === "back") this.go(this.epoch - 1);
+    if (action === "step") this.go(this.epoch + 1);
+    if (action === "last") this.go(this.last);
+  }
+
+  go(k) {
+    if (!Number.isFinite(k)) k = this.epoch;
+    this.epoch = Math.max(0, Math.min(Math.round(k), this.last));
+    this.render();
+  }
+
+  play() {
+    if (this.last === 0) return;
+    if (this.epoch >= this.last) this.epoch = 0;
+    this.playing = true;
+    this.startClock();
+    const tick = (now) => {
+      if (!this.playing) return;
+      const k = Math.min(this.last, this.from + Math.floor(((now - this.t0) / 1000) * this.epochsPerSecond()));
+      if (k !== this.epoch) {
+        this.epoch = k;
+        this.render();
+      }
+      if (k >= this.last) this.pause();
+      else this.raf = requestAnimationFrame(tick);
+    };
+    this.render();
+    this.raf = requestAnimationFrame(tick);
+  }
+
+  startClock() {
+    this.t0 = performance.now();
+    this.from = this.epoch;
+  }
+
+  pause() {
+    if (!this.playing) return;
+    this.playing = false;
+    cancelAnimationFrame(this.raf);
+    this.render();
+  }
+
+  key(e) {
+    if (!this.rootEl.isConnected || e.defaultPrevented || e.altKey || e.ctrlKey || e.metaKey) return;
+    const t = e.target;
+    const inside = this.rootEl.contains(t);
+    const typing = t.closest && t.closest("input, textarea, select, [contenteditable], [role=slider], [role=combobox], [role=listbox]");
+    if (typing && !(inside && t.type === "checkbox")) return;
+    if (!inside && t !== document.body && t !== document.documentElement) return;
+    const actions = { ArrowLeft: "back", ArrowRight: "step", Home: "first", End: "last", " ": "play" };
+    const action = actions[e.key];
+    if (!action) return;
+    e.preventDefault();
+    this.act(action);
+  }
+
+  // ---------------------------------------------------------------------- drawing
+
+  render() {
+    const k = this.epoch;
+    const atStart = k <= 0;
+    const atEnd = k >= this.last;
+    this.btn.first.disabled = atStart;
+    this.btn.back.disabled = atStart;
+    this.btn.step.disabled = atEnd;
+    this.btn.last.disabled = atEnd;
+    this.btn.play.disabled = this.last === 0;
+    const playIcon = this.playing ? "pause" : "play";
+    if (this.btn.play.dataset.icon !== playIcon) {
+      this.btn.play.dataset.icon = playIcon;
+      this.btn.play.replaceChildren(icon(playIcon), el("span", "gx-label", this.playing ? "Pause" : "Play"));
+      this.btn.play.setAttribute("aria-label", this.playing ? "Pause" : "Play");
+    }
+    this.box.value = String(k);
+    this.range.value = String(k);
+    this.rootEl.dataset.epoch = String(k);
+    this.rootEl.dataset.playing = this.playing ? "1" : "0";
+
+    if (this.runs.length === 1) this.renderSingle(k);
+    else this.renderCompare(k);
+    this.renderCharts(k);
+    this.scheduleReport();
+  }
+
+  renderCharts(k) {
+    if (!this.fitDiv.data || !this.lossDiv.data) return;
+    const fitY = [];
+    const fitTraces = [];
+    const lossPts = [];
+    const lossTraces = [];
+    const inexact = [];
+    let hi = -Infinity;
+    let lo = Infinity;
+    this.runs.forEach((r, i) => {
+      const kk = Math.min(k, r.last);
+      if (r.frameEpochs.length) {
+        const f = r.frameAt(kk);
+        const ys = r.curve(f);
+        fitY.push({ y: ys });
+        fitTraces.push(i + 1);
+        if (r.frameEpochs[f] !== kk) inexact.push([r, r.frameEpochs[f]]);
+        for (const v of ys) {
+          if (v > hi) hi = v;
+          if (v < lo) lo = v;
+        }
+      }
+      lossPts.push({ x: [kk], y: [r.loss[kk]] });
+      lossTraces.push(3 * i + 2);
+    });
+    Plotly.animate(this.fitDiv, { data: fitY, traces: fitTraces }, ANIM);
+    Plotly.animate(this.lossDiv, { data: lossPts, traces: lossTraces }, ANIM);
+    const [ylo, yhi] = this.data.y_range;
+    const off = [];
+    if (hi > yhi) off.push(`up to ${fmt(hi, 2)}`);
+    if (lo < ylo) off.push(`down to ${fmt(lo, 2)}`);
+    this.offNote.textContent = off.length ? `The model is off the chart here: its curve goes ${off.join(" and ")}.` : "";
+    this.offNote.hidden = off.length === 0;
+    this.frameNote.textContent = inexact.length
+      ? `Curve drawn at epoch ${inexact[0][1]}, the nearest of the ${inexact[0][0].frameEpochs.length} epochs drawn for this long run; the numbers are epoch ${k}'s.`
+      : "";
+  }
+
+  renderSingle(k) {
+    const r = this.runs[0];
+    const hasNext = k < r.last;
+    this.title.textContent = `epoch ${k} of ${this.last} · ${r.loss_short} = ${fmt(r.loss[k])}`;
+    // Rows: every parameter, or for big models the largest gradients.
+    let order = [...Array(r.P).keys()];
+    const big = r.P > this.data.table_rows;
+    if (big) order = order.sort((a, b) => Math.abs(r.g(k, b)) - Math.abs(r.g(k, a))).slice(0, this.data.table_rows - 2);
+    // [long, short] headers: the short ones are for phones.
+    const heads = [["parameter", "param."], ["value", "value"], ["gradient", "grad."], ["lr × gradient", "lr×grad."]];
+    if (!r.plain_sgd) heads.push(["step taken", "step"]);
+    heads.push(["value after step", "after"]);
+    const t = el("table");
+    const hr = el("tr");
+    for (const [long, short] of heads) {
+      const th = el("th");
+      th.append(el("span", "gx-long", long), el("span", "gx-short", short));
+      hr.appendChild(th);
+    }
+    t.appendChild(el("thead")).appendChild(hr);
+    const tb = t.appendChild(el("tbody"));
+    for (const i of order) {
+      const v = r.p(k, i);
+      const g = r.g(k, i);
+      const after = hasNext ? r.p(k + 1, i) : null;
+      const [vs, as] = hasNext ? fmtPair(v, after) : [fmt(v), "—"];
+      const cells = [r.names[i], vs, fmt(g), fmt(r.lr * g)];
+      if (!r.plain_sgd) cells.push(hasNext ? fmt(after - v) : "—");
+      cells.push(as);
+      const tr = el("tr");
+      cells.forEach((c, j) => tr.appendChild(el(j === 0 ? "th" : "td", "", c)));
+      tb.appendChild(tr);
+    }
+    this.table.replaceChildren(t);
+    if (big) {
+      let norm = 0;
+      let step = 0;
+      for (let i = 0; i < r.P; i++) {
+        norm += r.g(k, i) ** 2;
+        if (hasNext) step = Math.max(step, Math.abs(r.p(k + 1, i) - r.p(k, i)));
+      }
+      this.table.appendChild(
+        el("div", "gx-small", `The ${order.length} parameters with the largest gradients of ${r.P}; gradient norm ${fmt(Math.sqrt(norm))}, largest step ${fmt(step)}.`),
+      );
+    }
+    const notes = [];
+    if (hasNext) {
+      const [b, a] = fmtPair(r.loss[k], r.loss[k + 1]);
+      const change = r.loss[k + 1] - r.loss[k];
+      this.lossLine.replaceChildren(
+        el("b", "", `${r.loss_label}: `),
+        document.createTextNode(`${b} before → ${a} after (${signed(change, 3)})`),
+      );
+      if (r.plain_sgd) {
+        const i = order[0];
+        const [v, after] = fmtPair(r.p(k, i), r.p(k + 1, i));
+        this.worked.textContent = `The step, for ${r.names[i]}: ${v} ${MINUS} ${fmt(r.lr)} × (${fmt(r.g(k, i))}) = ${after}. Every parameter moves against its gradient, scaled by the learning rate.`;
+      } else {
+        this.worked.textContent = r.minibatch
+          ? `With mini-batches of ${r.batch} points, each epoch takes several steps, each on its own batch's gradient: the step taken is not simply lr × this gradient (over all the points).`
+          : `With ${r.optimizer_label}, the optimizer reshapes the step: the step taken is not simply lr × gradient.`;
+      }
+      if (change > 0) {
+        notes.push([
+          "warn",
+          `The loss rose at this step (epoch ${k} → ${k + 1}): the step overshot the bottom of the valley and landed higher on the other side. A smaller learning rate takes shorter steps.`,
+        ]);
+      }
+    } else {
+      this.lossLine.replaceChildren(el("b", "", `${r.loss_label} at the last epoch: `), document.createTextNode(fmt(r.loss[k])));
+      this.worked.textContent = "";
+      if (r.diverged_at !== null) {
+        notes.push(["error", `The next step made the loss, a parameter or a gradient infinite or not a number (the run diverged at epoch ${r.diverged_at}): lower the learning rate.`]);
+      } else {
+        notes.push(["info", "The last epoch: no update after it."]);
+      }
+    }
+    this.setNotes(notes);
+  }
+
+  renderCompare(k) {
+    this.title.textContent = `epoch ${k} of ${this.last}, every run from the same start`;
+    const t = el("table");
+    const names = this.runs[0].names.slice(0, this.data.compare_params);
+    const heads = ["run", "loss", "change", ...names];
+    const hr = el("tr");
+    for (const h of heads) hr.appendChild(el("th", "", h));
+    t.appendChild(el("thead")).appendChild(hr);
+    const tb = t.appendChild(el("tbody"));
+    const notes = [];
+    for (const r of this.runs) {
+      const tr = el("tr");
+      const name = el("th");
+      const dot = el("span", "gx-dot");
+      dot.style.background = r.color;
+      name.append(dot, document.createTextNode(r.name));
+      tr.appendChild(name);
+      if (k > r.last) {
+        const td = el("td", "", `diverged at epoch ${r.diverged_at}`);
+        td.colSpan = heads.length - 1;
+        tr.appendChild(td);
+      } else {
+        tr.appendChild(el("td", "", fmt(r.loss[k])));
+        tr.appendChild(el("td", "", k > 0 ? signed(r.loss[k] - r.loss[k - 1], 3) : "—"));
+        names.forEach((_, i) => tr.appendChild(el("td", "", fmt(r.p(k, i)))));
+        if (k > 0 && r.loss[k] > r.loss[k - 1]) notes.push(["warn", `${r.name}: the loss rose at epoch ${k}: the step overshot.`]);
+      }
+      tb.appendChild(tr);
+    }
+    this.table.replaceChildren(t);
+    this.lossLine.textContent = "";
+    this.worked.textContent = "Each loss is in its own units: compare how fast each falls, not their values.";
+    this.setNotes(notes);
+  }
+
+  setNotes(notes) {
+    this.notes.replaceChildren(...notes.map(([kind, text]) => el("div", `gx-note gx-${kind}`, text)));
+  }
+
+  runSummary() {
+    const parts = [];
+    for (const r of this.runs) {
+      let up = 0;
+      for (let k = 1; k <= r.last; k++) if (r.loss[k] > r.loss[k - 1]) up += 1;
+      if (up > 0) {
+        const who = this.runs.length > 1 ? `${r.name}: the` : "The";
+        parts.push(`${who} loss rose at ${up} of ${r.last} steps (▲ on the curve): those steps overshot the valley; a smaller learning rate would not.`);
+      }
+    }
+    return parts.join(" ");
+  }
+
+  scheduleReport() {
+    clearTimeout(this.reportTimer);
+    if (this.playing) return;
+    this.reportTimer = setTimeout(() => {
+      if (!this.playing && this.epoch !== this.reported && this.setStateValue) {
+        this.reported = this.epoch;
+        this.setStateValue("epoch", this.epoch);
+      }
+    }, REPORT_MS);
+  }
+
+  destroy() {
+    this.playing = false;
+    cancelAnimationFrame(this.raf);
+    clearTimeout(this.reportTimer);
+    document.removeEventListener("keydown", this.onKey);
+  }
+}
+
+export default function (component) {
+  const { data, parentElement, setStateValue } = component;
+  let player = parentElement.gxPlayer;
+  if (!player) {
+    player = new Player(parentElement);
+    parentElement.gxPlayer = player;
+  }
+  player.load(data, setStateValue);
+  return () => {
+    // Called before new data too; only a player that left the page stops for good.
+    setTimeout(() => {
+      if (!parentElement.isConnected) {
+        player.destroy();
+        delete parentElement.gxPlayer;
+      }
+    }, 0);
+  };
+}

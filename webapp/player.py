@@ -1,0 +1,168 @@
+"""The browser player: one timeline for the fit, the step table, the loss curve and the
+controls (Streamlit Components v2, ``player.js``).
+
+Python sends a run once; the browser then draws any epoch by itself. The epoch comes back
+only when it stops moving, to go into the link (``epoch=``), without a new training run.
+Plotly.js is the plotly package's own ``plotly.min.js``, loaded by a second component
+that never changes, so Streamlit sends it once per page and refers to it by hash after.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import plotly
+import streamlit as st
+
+from explorer import LOSSES, OPTIMIZERS, History, figures
+
+HERE = Path(__file__).resolve().parent
+PLOTLY_JS = Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
+TABLE_ROWS = 8  # parameters listed one per row; bigger models show the largest gradients
+COMPARE_PARAMS = 4  # parameters shown per run in a comparison's table
+LOG_SPAN = 1000  # the loss axis starts on a log scale when the loss spans this factor
+
+_HIDDEN = ".st-key-gx_plotly { display: none; }"
+_plotly_loader = st.components.v2.component(
+    "gx_plotly",
+    js=PLOTLY_JS.read_text(encoding="utf-8") + "\nexport default function () {}\n",
+    css=_HIDDEN,
+    isolate_styles=False,
+)
+_player = st.components.v2.component(
+    "gx_player",
+    js=(HERE / "player.js").read_text(encoding="utf-8"),
+    css=(HERE / "player.css").read_text(encoding="utf-8") + _HIDDEN,
+    isolate_styles=False,
+)
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """Everything the player draws for one or more runs, built once and cached."""
+
+    key: str
+    runs: tuple[dict, ...]
+    fit: dict
+    loss: dict
+    y_range: tuple[float, float]
+    wide: bool  # the loss spans LOG_SPAN or more: open on a log axis
+
+
+def _typed(values: np.ndarray) -> dict:
+    """An array as {dtype, bdata}: float64 stays float64, so no digit is lost on the way."""
+    arr = np.asarray(values)
+    dtype = {"f": "<f8" if arr.dtype == np.float64 else "<f4", "i": "<i4", "u": "<i4"}[
+        arr.dtype.kind
+    ]
+    return figures.packed(arr, dtype)
+
+
+def run_payload(name: str, colour: str, h: History) -> dict:
+    """One run as the player reads it (arrays packed, the run's settings by name)."""
+    cfg = h.config
+    batch = cfg.get("batch_size")
+    minibatch = batch is not None and batch < len(h.x)
+    loss_label = LOSSES[cfg["loss"]].label
+    return dict(
+        name=name,
+        color=colour,
+        loss_label=loss_label,
+        loss_short=loss_label.split(" ")[0],
+        names=list(h.param_names),
+        lr=float(cfg["lr"]),
+        optimizer=cfg["optimizer"],
+        optimizer_label=OPTIMIZERS[cfg["optimizer"]].label,
+        plain_sgd=cfg["optimizer"] == "sgd" and not minibatch,
+        minibatch=minibatch,
+        batch=batch,
+        diverged_at=h.diverged_at,
+        last=h.last_epoch,
+        loss=_typed(h.loss),
+        params=_typed(h.params),
+        grads=_typed(h.grads),
+        frame_epochs=_typed(np.asarray(h.frame_epochs, np.int32)),
+        frame_preds=figures.packed(h.frame_preds),
+    )
+
+
+def timeline(runs: Sequence[tuple[str, str, History]], labels=("x", "y")) -> Timeline:
+    """The player's data for ``[(name, colour, history), ...]`` (all with epoch 0 finite)."""
+    fit = figures.player_fit_figure(list(runs), labels)
+    loss = figures.player_loss_figure(list(runs))
+    payload = tuple(run_payload(n, c, h) for n, c, h in runs)
+    digest = hashlib.sha256()
+    for p in payload:
+        digest.update(repr(sorted((k, str(v)) for k, v in p.items())).encode())
+    positive = np.concatenate([h.loss[h.loss > 0] for _, _, h in runs])
+    wide = positive.size > 1 and float(positive.max()) > LOG_SPAN * float(positive.min())
+    y_rng = fit["layout"]["yaxis"]["range"]
+    return Timeline(digest.hexdigest()[:16], payload, fit, loss, (y_rng[0], y_rng[1]), wide)
+
+
+# ----------------------------------------------------------------------------- the epoch
+
+
+def force_epoch(epoch: int) -> None:
+    """Show ``epoch`` next time (a preset chosen, a link opened): the player's own epoch
+    wins otherwise, so a new learning rate keeps the epoch in view."""
+    nonce, _ = st.session_state.get("gx_force", (0, 0))
+    st.session_state["gx_force"] = (nonce + 1, int(epoch))
+
+
+def _reported(key: str, name: str):
+    state = st.session_state.get(key)
+    try:
+        return state[name]
+    except (KeyError, TypeError):
+        return None
+
+
+def _on_epoch(key: str) -> None:
+    epoch = _reported(key, "epoch")
+    if isinstance(epoch, int) and epoch >= 0:
+        st.session_state["gx_epoch"] = epoch
+        st.query_params["epoch"] = str(epoch)
+
+
+def _on_log(key: str) -> None:
+    log = _reported(key, "log")
+    if isinstance(log, bool):
+        st.session_state["gx_log"] = log
+        st.query_params["log"] = "1" if log else "0"
+
+
+def shown_epoch() -> int:
+    """The epoch the player last reported (or was sent to)."""
+    return int(st.session_state.get("gx_epoch", 0))
+
+
+def show(key: str, t: Timeline, *, loss_title: str, present: bool = False) -> None:
+    """Mount the player for the timeline ``t``."""
+    _plotly_loader(key="gx_plotly")
+    nonce, epoch = st.session_state.get("gx_force", (0, 0))
+    log = st.session_state.get("gx_log")
+    data = dict(
+        key=t.key,
+        runs=list(t.runs),
+        fit=t.fit,
+        loss_fig=t.loss,
+        y_range=list(t.y_range),
+        loss_title=loss_title,
+        table_rows=TABLE_ROWS,
+        compare_params=COMPARE_PARAMS,
+        epoch=epoch,
+        nonce=nonce,
+        log=bool(t.wide if log is None else log),
+        present=present,
+    )
+    _player(
+        key=key,
+        data=data,
+        on_epoch_change=lambda: _on_epoch(key),
+        on_log_change=lambda: _on_log(key),
+    )
