@@ -1,17 +1,19 @@
 """Load test of the real app: concurrent browser sessions, each checked against the engine,
 then the server's memory over many distinct settings.
 
-Run: ``python benchmarks/load_test.py [--sessions 8] [--actions 12] [--settings 200]``
+Run: ``python benchmarks/load_test.py [--sessions 8] [--actions 13] [--settings 200]``
 
 1. Starts ``streamlit run streamlit_app.py`` on a free port at 127.0.0.1.
 2. Opens ``--sessions`` Playwright contexts at once in one headless Chromium, each on its
    own preset, loss and learning rate (and one with momentum, one with Adam). Each takes
-   ``--actions`` actions: Step, Back, First, Last, typing an epoch, the learning-rate
-   slider, the loss radio, and a URL load with other settings. After every action it
-   reads the epoch table, "epoch K of E", the loss line and the address bar, and checks
-   them against ``explorer.fit`` with the same settings at the shown epoch (4 significant
-   digits, as tests/test_app.py's ``close``). A session that showed anybody else's run
-   would fail on E, the URL or the values.
+   ``--actions`` actions: the Train view player's Step, Back, Last, First and Play
+   buttons and its epoch box, the learning-rate slider, the loss radio, and a URL load
+   with other settings. After every action it reads the player (its epoch, its title
+   "epoch K of E · loss = …", its step table, its loss line, its buttons, epoch box and
+   scrubber) and the address bar (``epoch=K`` comes back once the epoch rests), and
+   checks them against ``explorer.fit`` with the same settings at the shown epoch (to the
+   digits shown: 4 significant digits at least). A session that showed anybody else's
+   run would fail on E, the URL or the values.
 3. Warms up (one load of each kind of setting to come), notes the server's RSS, then shows
    ``--settings`` distinct settings (URL loads, then the seed box within each group), half
    of them the widest MLP the sidebar offers, whose cached runs are the largest
@@ -54,7 +56,12 @@ from webapp.runs import MAX_CACHED_RUNS  # noqa: E402
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sessions", type=int, default=8, help="concurrent browser sessions (>= 8)")
-    ap.add_argument("--actions", type=int, default=12, help="actions per session after its load")
+    ap.add_argument(
+        "--actions",
+        type=int,
+        default=len(bt.ACTIONS),
+        help="actions per session after its load (cycling Step, the sliders, Play, ...)",
+    )
     ap.add_argument(
         "--settings", type=int, default=200, help="distinct settings for the memory run"
     )

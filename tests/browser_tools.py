@@ -3,15 +3,19 @@ server's memory, and every number on screen checked against the engine.
 
 Shared by ``tests/test_load.py`` (small, in the suite) and ``benchmarks/load_test.py``
 (the full run). Each browser session drives its own settings through the sidebar
-widgets, the stepper buttons and URL loads; after every action it reads the epoch table,
-the stepper's "epoch K of E", the loss line, the error boxes and the address bar, and
-compares them with ``explorer.fit`` run with the same settings in this process. A session
-that showed another session's run would fail on the epoch count, the URL or the values.
+widgets, the Train view's player (``webapp/player.js``: its buttons and epoch box, all
+in the browser) and URL loads; after every action it reads the player (its epoch, its
+title "epoch K of E · loss = …", its step table, its loss line, its controls), the error
+boxes and the address bar (which gets ``epoch=K`` once the player has sent the epoch
+back), and compares them with ``explorer.fit`` run with the same settings in this
+process. A session that showed another session's run would fail on the epoch count, the
+URL or the values.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import re
 import shutil
@@ -314,35 +318,85 @@ async def history(s: Settings):
 
 # ----------------------------------------------------------------------------- reading a page
 
+# The Train view's player (webapp/player.js) is in the page itself, not in a frame or a
+# shadow root: one ``div.gx`` holding the buttons, the epoch box, the scrubber, the title,
+# the two Plotly charts, the step table and the loss line.
 SNAPSHOT_JS = """() => {
   const app = document.querySelector('[data-testid=stApp]');
-  const main = document.querySelector('[data-testid=stMain]');
-  const texts = main ? [...main.querySelectorAll('[data-testid=stMarkdown]')].map(e => e.innerText.trim()) : [];
-  const table = main ? [...main.querySelectorAll('[data-testid=stMarkdown] table')]
-      .find(t => t.rows.length && t.rows[0].cells[0].innerText.trim() === 'parameter') : null;
+  const players = document.querySelectorAll('.gx');
+  const gx = players.length ? players[0] : null;
+  const q = (sel) => (gx ? gx.querySelector(sel) : null);
+  const text = (sel) => { const e = q(sel); return e ? e.textContent.trim() : null; };
+  const table = q('.gx-table table');
+  // Headers: the long wording (the short one is for phones, hidden by CSS).
+  const head = table ? [...table.querySelectorAll('thead th')].map(
+      th => (th.querySelector('.gx-long') || th).textContent.trim()) : [];
+  const body = table ? [...table.querySelectorAll('tbody tr')].map(
+      r => [...r.cells].map(c => c.textContent.trim())) : [];
   return {
     idle: !!app && app.getAttribute('data-test-script-state') === 'notRunning',
-    charts: document.querySelectorAll('[data-testid=stPlotlyChart] .main-svg').length,
-    texts: texts,
-    table: table ? [...table.rows].map(r => [...r.cells].map(c => c.innerText.trim())) : null,
+    players: players.length,
+    epoch: gx && gx.dataset.epoch !== undefined ? gx.dataset.epoch : null,
+    playing: gx && gx.dataset.playing !== undefined ? gx.dataset.playing : null,
+    title: text('.gx-title'),
+    lossline: text('.gx-lossline'),
+    box: q('.gx-epoch') ? q('.gx-epoch').value : null,
+    range: q('.gx-range') ? q('.gx-range').value : null,
+    disabled: gx ? Object.fromEntries([...gx.querySelectorAll('.gx-btn[data-action]')]
+        .map(b => [b.dataset.action, b.disabled])) : {},
+    table: table ? [head, ...body] : null,
+    charts: ['.gx-fit', '.gx-loss'].filter(s => q(s + ' .main-svg')).length,
     errors: [...document.querySelectorAll('[data-testid=stAlertContentError]')].map(e => e.innerText.trim()),
     exceptions: [...document.querySelectorAll('[data-testid=stException]')].map(e => e.innerText.trim()),
     url: location.href,
   };
 }"""
 
-EPOCH_TEXT = re.compile(r"^epoch (\d+) of (\d+)$")
-LOSS_TEXT = re.compile(r"^(.+?): (\S+) before → (\S+) after")
+TITLE_TEXT = re.compile(r"^epoch (\d+) of (\d+) · (.+?) = (\S+)$")
+LOSS_TEXT = re.compile(r"^(.+?): (\S+) before → (\S+) after \((\S+)\)$")
 LAST_TEXT = re.compile(r"^(.+?) at the last epoch: (\S+)$")
+BUTTONS = ("first", "back", "play", "step", "last")
 
 
 def number(cell: str) -> float:
-    return float(cell.replace("−", "-").replace("*", ""))
+    """A number as the player writes it: U+2212 for minus, ∞ for infinity."""
+    return float(cell.replace("−", "-").replace("∞", "inf"))
 
 
-def close(cell: str, value: float) -> bool:
-    """As tests/test_app.py: the app shows 4 significant digits."""
-    return abs(number(cell) - float(value)) <= 5e-4 * max(1.0, abs(float(value)))
+def tolerance(cell: str, digits: int = 4) -> float:
+    """Half a unit in the last significant digit ``cell`` can be trusted to.
+
+    The player's ``fmt(v, digits)`` shows ``digits`` significant digits, trailing zeros
+    dropped (kept in a before/after pair), and more digits when it takes more to show that
+    a value changed: so the cell's own digits count when there are more of them (an
+    integer's trailing zeros are not digits shown). In exponent form (below 1e-5 or from
+    1e5) one digit fewer is assumed at least, as an earlier ``fmt`` showed.
+    """
+    shown = abs(number(cell))
+    if shown == 0 or not math.isfinite(shown):
+        return 0.0
+    mantissa, _, exponent = cell.lstrip("+−-").partition("e")
+    whole, _, fraction = mantissa.partition(".")
+    written = (whole + fraction).lstrip("0")
+    if not fraction:
+        written = written.rstrip("0")
+    significant = max(digits - 1 if exponent else digits, len(written))
+    return 0.5 * 10.0 ** (math.floor(math.log10(shown)) - significant + 1)
+
+
+def close(cell: str, value: float, digits: int = 4) -> bool:
+    """The cell is ``value`` rounded as the player rounds (see ``tolerance``), with a
+    float32 ulp or two of slack: relative 5e-4 at 4 significant digits, tighter where the
+    cell shows more."""
+    try:
+        shown = number(cell)
+        tol = tolerance(cell, digits)
+    except ValueError:
+        return False
+    value = float(value)
+    if not math.isfinite(value):
+        return shown == value
+    return abs(shown - value) <= tol * (1 + 1e-6) + 2e-7 * abs(value)
 
 
 def unexpected_errors(snap: dict) -> list[str]:
@@ -366,23 +420,32 @@ def check(snap: dict, s: Settings, epoch: int, h) -> list[str]:
         problems.append(f"divergence note shown for a finite run: {snap['errors']}")
     problems += _check_url(snap["url"], s, epoch)
     if last < 0:
-        return problems + (
-            ["an epoch table for a run with no finite epoch"] if snap["table"] else []
-        )
-    stepper = [m for t in snap["texts"] if (m := EPOCH_TEXT.match(t))]
-    if not stepper:
-        return problems + ["no 'epoch K of E' on the page"]
-    shown, shown_last = int(stepper[0][1]), int(stepper[0][2])
-    if (shown, shown_last) != (epoch, last):
-        return problems + [f"page shows epoch {shown} of {shown_last}, expected {epoch} of {last}"]
+        return problems + (["a player for a run with no finite epoch"] if snap["players"] else [])
+    if snap["players"] != 1:
+        return problems + [f"{snap['players']} players on the page, expected 1"]
+    m = TITLE_TEXT.match(snap["title"] or "")
+    if m is None:
+        return problems + [f"player title {snap['title']!r}, expected 'epoch K of E · loss = …'"]
+    shown = (snap["epoch"], int(m[1]), int(m[2]))
+    if shown != (str(epoch), epoch, last):
+        return problems + [
+            f"player at data-epoch {snap['epoch']}, title epoch {m[1]} of {m[2]}; "
+            f"expected epoch {epoch} of {last}"
+        ]
+    problems += _check_controls(snap, epoch, last)
+    short = LOSSES[s.loss].label.split(" ")[0]
+    if m[3] != short or not close(m[4], h.loss[epoch]):
+        problems.append(f"title {m[0]!r}, engine {short} = {float(h.loss[epoch]):.6g}")
     problems += _check_table(snap["table"], s, epoch, h)
-    problems += _check_loss_line(snap["texts"], epoch, h)
+    problems += _check_loss_line(snap["lossline"], s, epoch, h)
     if snap["charts"] < 2:
         problems.append(f"{snap['charts']} charts drawn, expected 2")
     return problems
 
 
 def _check_url(url: str, s: Settings, epoch: int) -> list[str]:
+    """The link holds this session's settings, and the epoch shown (the player sends it
+    back about 300 ms after the epoch stops moving)."""
     q = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
     out = []
     defaults = s.default_labels()
@@ -393,6 +456,26 @@ def _check_url(url: str, s: Settings, epoch: int) -> list[str]:
     got_epoch = q.get("epoch", "0")
     if got_epoch != str(epoch):
         out.append(f"URL epoch={got_epoch!r}, expected {epoch}")
+    return out
+
+
+def _check_controls(snap: dict, epoch: int, last: int) -> list[str]:
+    """Paused; the epoch box and the scrubber at the epoch; the buttons disabled exactly
+    at the ends (Play only when there is nothing to play)."""
+    out = []
+    if snap["playing"] != "0":
+        out.append(f"player data-playing={snap['playing']!r}, expected paused ('0')")
+    if snap["box"] != str(epoch) or snap["range"] != str(epoch):
+        out.append(f"epoch box {snap['box']!r}, scrubber {snap['range']!r}, expected {epoch}")
+    want = {
+        "first": epoch <= 0,
+        "back": epoch <= 0,
+        "play": last == 0,
+        "step": epoch >= last,
+        "last": epoch >= last,
+    }
+    if snap["disabled"] != want:
+        out.append(f"buttons disabled {snap['disabled']}, expected {want}")
     return out
 
 
@@ -415,7 +498,7 @@ def _columns(head: list[str], plain: bool) -> dict[str, int] | None:
     want = {"value", "gradient", "lr × gradient", "after step"} | (
         set() if plain else {"step taken"}
     )
-    if set(cols) != want or head[0] != "parameter":
+    if set(cols) != want or not head or head[0] != "parameter":
         return None
     return cols
 
@@ -434,40 +517,61 @@ def _check_table(table, s: Settings, epoch: int, h) -> list[str]:
     out = []
     if len(table) - 1 != want_rows:
         out.append(f"{len(table) - 1} table rows, expected {want_rows}")
+    shown = []
     for row in table[1:]:
         name = row[0]
         if name not in names:
             out.append(f"row {name!r} is not a parameter of {s.preset}'s model ({names})")
             continue
+        if len(row) != len(table[0]):
+            out.append(f"row {row} has {len(row)} cells, the header {len(table[0])}")
+            continue
         i = names.index(name)
+        shown.append(i)
+        # In float64, as the player computes them from the same float32 history.
         expected = {
-            "value": p[i],
-            "gradient": g[i],
-            "lr × gradient": s.lr * g[i],
-            "step taken": None if nxt is None else nxt[i] - p[i],
-            "after step": None if nxt is None else nxt[i],
+            "value": float(p[i]),
+            "gradient": float(g[i]),
+            "lr × gradient": float(s.lr) * float(g[i]),
+            "step taken": None if nxt is None else float(nxt[i]) - float(p[i]),
+            "after step": None if nxt is None else float(nxt[i]),
         }
         for col, j in cols.items():
             cell, want = row[j], expected[col]
             ok = cell == "—" if want is None else cell != "—" and close(cell, want)
             if not ok:
-                shown = "—" if want is None else f"{float(want):.6g}"
-                out.append(f"{name} {col}: page {cell}, engine {shown}")
+                note = "—" if want is None else f"{want:.8g}"
+                out.append(f"{name} {col}: page {cell}, engine {note}")
+    if len(names) > 8 and shown:
+        # A big model lists its largest gradients at this epoch.
+        hidden = [abs(float(g[i])) for i in range(len(names)) if i not in shown]
+        smallest = min(abs(float(g[i])) for i in shown)
+        if hidden and max(hidden) > smallest:
+            out.append(f"rows {[names[i] for i in shown]} are not the largest gradients")
     return out
 
 
-def _check_loss_line(texts: list[str], epoch: int, h) -> list[str]:
+def _check_loss_line(text: str | None, s: Settings, epoch: int, h) -> list[str]:
+    label = LOSSES[s.loss].label
     if epoch < h.last_epoch:
-        m = next((m for t in texts if (m := LOSS_TEXT.match(t))), None)
+        m = LOSS_TEXT.match(text or "")
         if m is None:
-            return ["no 'before → after' loss line"]
-        if not (close(m[2], h.loss[epoch]) and close(m[3], h.loss[epoch + 1])):
-            return [f"loss line {m[0]!r}, engine {h.loss[epoch]:.6g} → {h.loss[epoch + 1]:.6g}"]
+            return [f"loss line {text!r}, expected 'loss: … before → … after (change)'"]
+        before, after = float(h.loss[epoch]), float(h.loss[epoch + 1])
+        if not (
+            m[1] == label
+            and close(m[2], before)
+            and close(m[3], after)
+            and close(m[4].lstrip("+"), after - before, digits=3)
+        ):
+            return [f"loss line {m[0]!r}, engine {label}: {before:.6g} → {after:.6g}"]
         return []
-    m = next((m for t in texts if (m := LAST_TEXT.match(t))), None)
+    m = LAST_TEXT.match(text or "")
     if m is None:
-        return ["no 'at the last epoch' loss line"]
-    return [] if close(m[2], h.loss[epoch]) else [f"last loss {m[2]}, engine {h.loss[epoch]:.6g}"]
+        return [f"loss line {text!r}, expected '… at the last epoch: …'"]
+    if m[1] != label or not close(m[2], h.loss[epoch]):
+        return [f"last loss line {m[0]!r}, engine {label}: {float(h.loss[epoch]):.6g}"]
+    return []
 
 
 # ----------------------------------------------------------------------------- sessions
@@ -509,7 +613,7 @@ class Session:
         await self.verify(f"{what} {s.query(self.epoch)}")
 
     async def step(self) -> None:
-        await self._click("forward")
+        await self._click("step")
         self.epoch = min(self.epoch + 1, self.h.last_epoch)
         await self.verify("Step")
 
@@ -528,12 +632,20 @@ class Session:
         self.epoch = self.h.last_epoch
         await self.verify("Last")
 
+    async def play(self) -> None:
+        """Play from here (from epoch 0 at the end) to the last epoch, where it pauses."""
+        await self._click("play")
+        if self.h.last_epoch > 0:
+            self.epoch = self.h.last_epoch
+        await self.verify("Play")
+
     async def type_epoch(self, k: int) -> None:
         k = min(k, self.h.last_epoch)
-        box = self.page.locator(".st-key-epoch input")
-        await box.fill(str(k))
-        await box.press("Enter")
-        self.epoch = k
+        if self.h.last_epoch >= 0:
+            box = self.page.locator(".gx .gx-epoch")
+            await box.fill(str(k))
+            await box.press("Enter")
+            self.epoch = k
         await self.verify(f"type epoch {k}")
 
     async def lr_widget(self, direction: int) -> None:
@@ -565,9 +677,21 @@ class Session:
         self.epoch = min(self.epoch, self.h.last_epoch) if self.h.last_epoch >= 0 else 0
         await self.verify(what)
 
-    async def _click(self, key: str) -> None:
-        # Streamlit renders a hidden copy of each button (for measuring): click the visible one.
-        await self.page.locator(f".st-key-{key} button").filter(visible=True).click()
+    async def _click(self, action: str) -> None:
+        """Click one of the player's buttons. One that should be disabled (at an end) is
+        clicked anyway, past Playwright's wait for it to be enabled: nothing may move. A
+        run with no finite epoch has no player, so nothing to click."""
+        if self.h.last_epoch < 0:
+            return
+        last = self.h.last_epoch
+        disabled = {
+            "first": self.epoch <= 0,
+            "back": self.epoch <= 0,
+            "play": last == 0,
+            "step": self.epoch >= last,
+            "last": self.epoch >= last,
+        }[action]
+        await self.page.locator(f".gx .gx-btn[data-action={action}]").click(force=disabled)
 
     async def verify(self, what: str) -> None:
         """Wait (polling) until the page is idle and shows this session's expected state;
@@ -625,8 +749,9 @@ def session_settings(i: int) -> Settings:
     return s if i < len(SESSION_SETTINGS) else replace(s, seed=100 + i)
 
 
-# The actions a session cycles through after its first load: stepping, the learning-rate
-# slider, the loss radio, the epoch box, and a URL load with other settings.
+# The actions a session cycles through after its first load: the player's buttons
+# (Step, Back, Last, First, Play), the learning-rate slider, the loss radio, the player's
+# epoch box, and a URL load with other settings.
 ACTIONS = (
     "step",
     "step",
@@ -639,6 +764,7 @@ ACTIONS = (
     "url",
     "step",
     "first",
+    "play",
     "lr_up",
 )
 
@@ -666,6 +792,8 @@ async def drive_session(
                 await session.first()
             elif action == "last":
                 await session.last()
+            elif action == "play":
+                await session.play()
             elif action == "type_epoch":
                 await session.type_epoch(3 + i)
             elif action == "lr_down":

@@ -1,19 +1,27 @@
 """The real app in headless Chromium (Playwright): what AppTest cannot see.
 
-These tests skip, saying why, where Debian's Chromium is missing; with REQUIRE_BROWSER=1
-(as ``.ci/run`` sets) a missing browser is a failure. Screenshots of every state go to
-``test-artifacts/``.
+The player (webapp/player.js) runs only in a browser: these tests press its buttons and
+keys, drag its scrubber, play it, open links, and read what it shows, comparing every
+number with ``explorer.fit``. They skip, saying why, where Debian's Chromium is missing;
+with REQUIRE_BROWSER=1 (as ``.ci/run`` sets) a missing browser is a failure. Screenshots
+of every state go to ``test-artifacts/``.
 """
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
+from urllib.parse import quote_plus
 
+import numpy as np
 import pytest
 from browser_tools import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, require_browser, streamlit_server
 
+from explorer import LOSSES, fit
+
 IDLE = "[data-testid=stApp][data-test-script-state=notRunning]"
+SIZES = {"phone": (390, 844), "projector": (1024, 768), "laptop": (1280, 720), "hd": (1920, 1080)}
+LESSON = dict(preset="fastai-quadratic", loss="l1", lr=0.01, epochs=10)
 
 pytestmark = pytest.mark.browser
 
@@ -37,105 +45,348 @@ def browser(server):
 
 
 @pytest.fixture
-def page(browser, server):
-    context = browser.new_context(viewport={"width": 1400, "height": 1300})
-    pg = context.new_page()
-    pg.goto(server)
-    settle(pg)
-    yield pg
-    context.close()
+def open_page(browser, server):
+    contexts = []
+
+    def opener(query: str = "", size=(1400, 1000), player: bool = True):
+        context = browser.new_context(viewport={"width": size[0], "height": size[1]})
+        contexts.append(context)
+        pg = context.new_page()
+        errors = []
+        pg.on("pageerror", lambda e: errors.append(str(e)))
+        pg.js_errors = errors
+        pg.goto(f"{server}/{query}")
+        if player:
+            settle(pg)
+        else:
+            pg.wait_for_selector(IDLE, timeout=60_000)
+            pg.wait_for_selector("[data-testid=stPlotlyChart] .main-svg", timeout=60_000)
+        return pg
+
+    yield opener
+    for c in contexts:
+        c.close()
 
 
-def settle(pg, extra_ms: int = 400) -> None:
+@pytest.fixture
+def page(open_page):
+    return open_page()
+
+
+def settle(pg) -> None:
     pg.wait_for_selector(IDLE, timeout=60_000)
-    pg.wait_for_selector("[data-testid=stPlotlyChart] .main-svg", timeout=60_000)
-    pg.wait_for_timeout(extra_ms)
+    pg.wait_for_selector(".gx-fit .main-svg", timeout=60_000)
+    pg.wait_for_function("() => document.querySelector('.gx-table tbody tr') !== null")
     pg.wait_for_selector(IDLE, timeout=60_000)
 
 
 def shot(pg, name: str) -> None:
-    pg.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    """The whole page: Streamlit scrolls its main column itself, so grow the window to it."""
+    size = pg.viewport_size
+    height = pg.evaluate(
+        "() => Math.max(document.querySelector('[data-testid=stMain]').scrollHeight, innerHeight)"
+    )
+    pg.set_viewport_size({"width": size["width"], "height": height})
+    pg.wait_for_timeout(300)
+    pg.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+    pg.set_viewport_size(size)
 
 
 def no_exception(pg) -> None:
     assert pg.locator("[data-testid=stException]").count() == 0
+    assert pg.js_errors == []
 
 
-def loss_line(pg) -> str:
-    return pg.get_by_text(re.compile(r"before → .* after")).first.inner_text()
+def number(text: str) -> float:
+    return float(text.replace("\u2212", "-"))
 
 
-def test_page_loads_without_exception(page):
+# What the player shows, read in one go (one frame): its epoch everywhere it is written.
+SNAPSHOT = """() => {
+  const q = (s) => document.querySelector(s);
+  const fit = q('.gx-fit'), loss = q('.gx-loss');
+  const rows = [...document.querySelectorAll('.gx-table tbody tr')].map(
+    (tr) => [...tr.children].map((c) => c.textContent));
+  return {
+    epoch: Number(q('.gx').dataset.epoch),
+    playing: q('.gx').dataset.playing === '1',
+    box: Number(q('.gx-epoch').value),
+    range: Number(q('.gx-range').value),
+    title: q('.gx-title').textContent,
+    rows,
+    lossline: q('.gx-lossline').textContent,
+    notes: q('.gx-notes').textContent,
+    off: q('.gx-off').hidden ? '' : q('.gx-off').textContent,
+    marker: loss._fullData[2].x[0],
+    curve: Array.from(fit._fullData[1].y),
+    grid: Array.from(fit._fullData[1].x),
+    disabled: Object.fromEntries([...document.querySelectorAll('.gx-btn')].map(
+      (b) => [b.dataset.action, b.disabled])),
+  };
+}"""
+
+
+def snapshot(pg) -> dict:
+    return pg.evaluate(SNAPSHOT)
+
+
+def click(pg, action: str) -> dict:
+    pg.locator(f".gx-btn[data-action={action}]").click()
+    return snapshot(pg)
+
+
+def assert_shows(snap: dict, h, k: int) -> None:
+    """Every view of the player shows epoch k of ``h``, as the engine computed it."""
+    assert snap["epoch"] == snap["box"] == snap["range"] == snap["marker"] == k
+    assert snap["title"].startswith(f"epoch {k} of {h.last_epoch} ")
+    assert abs(number(snap["title"].split("= ")[1]) - h.loss[k]) <= 5e-4 * abs(h.loss[k])
+    for row, name, value, grad in zip(snap["rows"], h.param_names, h.params[k], h.grads[k]):
+        assert row[0] == name
+        assert abs(number(row[1]) - value) <= 5e-4 * max(abs(value), 1e-9)
+        assert abs(number(row[2]) - grad) <= 5e-4 * max(abs(grad), 1e-9)
+    a, b, c = h.params[k].astype(np.float64)
+    x = np.asarray(snap["grid"])
+    assert np.allclose(snap["curve"], a * x**2 + b * x + c, atol=1e-3)
+
+
+def test_page_loads_at_epoch_0_without_exception(page):
     no_exception(page)
-    assert page.locator("[data-testid=stPlotlyChart]").count() == 2
-    assert page.get_by_text("epoch 0 · L1 = 2.422").count() >= 1
+    h = fit(**LESSON)
+    snap = snapshot(page)
+    assert_shows(snap, h, 0)
+    assert snap["title"] == "epoch 0 of 10 · L1 = 2.422"
+    assert snap["disabled"] == dict(first=True, back=True, play=False, step=False, last=False)
     shot(page, "01-loaded")
 
 
-def test_keyboard_slider_changes_the_loss(page):
-    before = loss_line(page)
-    noise = page.locator("[data-testid=stSlider]").filter(has_text="Noise").get_by_role("slider")
-    noise.focus()
-    for _ in range(4):
-        noise.press("ArrowRight")
-    page.wait_for_timeout(300)
-    settle(page)
+def test_step_and_back_move_every_view_at_once_and_reach_the_link(page):
+    h = fit(**LESSON)
+    snap = click(page, "step")  # read at once: no server round trip in between
+    assert_shows(snap, h, 1)
+    assert snap["title"] == "epoch 1 of 10 · L1 = 2.401"
+    assert snap["lossline"].startswith("L1 (mean absolute error): 2.401 before → 2.380 after")
+    page.wait_for_function("() => location.search.includes('epoch=1')", timeout=10_000)
+    assert_shows(click(page, "back"), h, 0)
+    for _ in range(3):
+        snap = click(page, "step")
+    assert_shows(snap, h, 3)
+    shot(page, "02-stepped")
     no_exception(page)
-    assert loss_line(page) != before
-    assert "noise=1.7" in page.url  # the URL carries the setting
-    shot(page, "02-noise-moved")
 
 
-def test_step_button_advances_the_epoch(page):
-    assert "epoch 0 of 10" in page.locator("[data-testid=stMarkdown]").all_inner_texts().__str__()
-    page.get_by_role("button", name="Step").click()
-    page.wait_for_timeout(300)
-    settle(page)
-    no_exception(page)
-    texts = " ".join(page.locator("[data-testid=stMarkdown]").all_inner_texts())
-    assert "epoch 1 of 10" in texts
-    assert page.get_by_text("epoch 1 · L1 = 2.401").count() >= 1
-    shot(page, "03-stepped")
-
-
-def test_plotly_play_advances_the_scrubber(page):
-    label = page.locator("text.slider-label").first
-    assert label.text_content().strip() == "epoch 0"
-    page.locator("g.updatemenu-button").first.click()
-    page.wait_for_function(
-        "() => document.querySelector('text.slider-label').textContent.trim() === 'epoch 10'",
-        timeout=15_000,
+def test_keys_and_the_scrubber_move_the_epoch(page):
+    h = fit(**LESSON)
+    page.evaluate("() => document.activeElement.blur()")
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    assert_shows(snapshot(page), h, 2)
+    page.keyboard.press("End")
+    snap = snapshot(page)
+    assert_shows(snap, h, 10)
+    assert snap["disabled"]["step"] and snap["disabled"]["last"] and not snap["disabled"]["back"]
+    assert "no update after it" in snap["notes"]
+    page.keyboard.press("ArrowLeft")
+    assert_shows(snapshot(page), h, 9)
+    page.keyboard.press("Home")
+    assert_shows(snapshot(page), h, 0)
+    # The scrubber: a drag sends input events; its labels name the first and last epochs.
+    page.eval_on_selector(
+        ".gx-range", "r => { r.value = '7'; r.dispatchEvent(new Event('input')); }"
     )
-    # The title follows the frames: the loss at epoch 10, as the engine computed it.
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('text.gtitle')].some("
-        "t => t.textContent.startsWith('epoch 10 · L1 = 2.214'))",
-        timeout=15_000,
+    assert_shows(snapshot(page), h, 7)
+    labels = page.locator(".gx-ticks span").all_text_contents()
+    assert labels[0] == "0" and labels[-1] == "10"
+    page.locator(".gx-epoch").fill("4")
+    page.locator(".gx-epoch").press("Enter")
+    assert_shows(snapshot(page), h, 4)
+    no_exception(page)
+
+
+def test_play_keeps_every_view_on_the_same_epoch_and_step_continues(open_page):
+    settings = dict(LESSON, epochs=200)
+    h = fit(**settings)
+    pg = open_page("?epochs=200")
+    pg.locator(".gx-speed select").select_option("4")  # 200 epochs in 5 s
+    pg.locator(".gx-btn[data-action=play]").click()
+    frames = pg.evaluate(
+        f"""() => new Promise((done) => {{
+          const out = [];
+          const read = {SNAPSHOT};
+          const tick = () => {{
+            const s = read();
+            out.push(s);
+            if (!s.playing && out.length > 3) return done(out);
+            requestAnimationFrame(tick);
+          }};
+          requestAnimationFrame(tick);
+        }})"""
     )
-    no_exception(page)
-    shot(page, "04-played")
+    seen = sorted({f["epoch"] for f in frames})
+    assert len(seen) >= 20, seen
+    for f in frames:
+        assert_shows(f, h, f["epoch"])
+    last = frames[-1]
+    assert_shows(last, h, 200)
+    assert [number(c) for c in last["rows"][0][1:2]] == pytest.approx([h.params[200][0]], rel=5e-4)
+    # Pause partway, then Step goes on from the epoch shown.
+    pg.locator(".gx-btn[data-action=first]").click()
+    pg.locator(".gx-btn[data-action=play]").click()
+    pg.wait_for_timeout(700)
+    pg.locator(".gx-btn[data-action=play]").click()  # pause
+    shown = snapshot(pg)["epoch"]
+    assert 0 < shown < 200
+    assert_shows(click(pg, "step"), h, shown + 1)
+    shot(pg, "03-played")
+    no_exception(pg)
 
 
-def test_compare_and_hand_views_render(page, server):
-    page.goto(f"{server}/?view=Compare+losses&outliers=3&epochs=1000")
-    settle(page, 800)
-    no_exception(page)
-    assert page.locator("[data-testid=stPlotlyChart]").count() == 2
-    shot(page, "05-compare")
-    page.goto(f"{server}/?view=Fit+by+hand")
-    settle(page, 800)
-    no_exception(page)
-    assert page.get_by_text("L1: 2.42").count() >= 1
-    shot(page, "06-hand")
+def test_a_link_opens_at_its_epoch(open_page):
+    pg = open_page("?preset=roller-coaster&epoch=5")
+    h = fit(preset="roller-coaster")
+    assert_shows(snapshot(pg), h, 5)
+    shot(pg, "04-link")
+    no_exception(pg)
 
 
-def test_a_link_reopens_the_same_view(page, server):
-    page.goto(f"{server}/?preset=roller-coaster&epoch=5")
-    settle(page, 800)
-    no_exception(page)
-    texts = " ".join(page.locator("[data-testid=stMarkdown]").all_inner_texts())
-    assert "epoch 5 of 10" in texts
-    shot(page, "07-link")
+def test_the_overshoot_is_said_and_marked_at_lr_10(open_page):
+    pg = open_page("?lr=10")
+    h = fit(**dict(LESSON, lr=10.0))
+    rose = [k for k in range(1, 11) if h.loss[k] > h.loss[k - 1]]
+    assert rose
+    snap = click(pg, "step") if rose[0] == 1 else snapshot(pg)
+    pg.evaluate(
+        f"() => {{ const r = document.querySelector('.gx-range'); r.value = '{rose[0] - 1}';"
+        " r.dispatchEvent(new Event('input')); }"
+    )
+    snap = snapshot(pg)
+    assert f"The loss rose at this step (epoch {rose[0] - 1} → {rose[0]})" in snap["notes"]
+    assert "smaller learning rate" in snap["notes"]
+    summary = pg.locator(".gx-lossbox .gx-small").text_content()
+    assert f"The loss rose at {len(rose)} of 10 steps" in summary
+    marked = pg.evaluate("() => Array.from(document.querySelector('.gx-loss')._fullData[1].x)")
+    assert marked == rose
+    shot(pg, "05-overshoot")
+    no_exception(pg)
+
+
+def test_a_model_that_leaves_the_chart_says_where_it_went(open_page):
+    pg = open_page("?loss=MSE&lr=0.3&epochs=10")
+    h = fit(**dict(LESSON, loss="mse", lr=0.3))
+    pg.keyboard.press("End")
+    snap = snapshot(pg)
+    assert snap["off"].startswith("The model is off the chart here")
+    pred = h.predict(h.last_epoch, h.grid)
+    said = re.search(r"down to (\S+)\.", snap["off"]).group(1)
+    assert number(said) == pytest.approx(float(pred.min()), rel=0.05)
+    no_exception(pg)
+
+
+def test_rounding_never_hides_a_step(open_page):
+    pg = open_page("?lr=1e-06")
+    snap = click(pg, "step")
+    value, after = snap["rows"][0][1], snap["rows"][0][4]
+    assert value != after  # 1.1 -> 1.1000014, not 1.1 -> 1.1
+    worked = pg.locator(".gx-text .gx-small").text_content()
+    left, right = re.search(r"a: (\S+) .* = (\S+)\.", worked).groups()
+    assert left != right
+    no_exception(pg)
+
+
+def test_log_scale_goes_into_the_link(page):
+    page.locator(".gx-log input").check()
+    page.wait_for_function("() => location.search.includes('log=1')", timeout=10_000)
+    axis = page.evaluate("() => document.querySelector('.gx-loss').layout.yaxis.type")
+    assert axis == "log"
+
+
+def test_compare_scrubs_every_run_on_one_timeline(open_page):
+    pg = open_page("?view=Compare+losses&outliers=3&epochs=1000")
+    pg.keyboard.press("End")
+    snap = snapshot(pg)
+    runs = {r[0]: r for r in snap["rows"]}
+    assert set(runs) == {"L1", "L2"}
+    for name, loss in (("L1", "l1"), ("L2", "l2")):
+        h = fit(preset="fastai-quadratic", outliers=3, loss=loss, epochs=1000)
+        assert abs(number(runs[name][1]) - h.loss[1000]) <= 5e-4 * h.loss[1000]
+        assert abs(number(runs[name][3]) - h.params[1000][0]) <= 5e-4 * abs(h.params[1000][0])
+    markers = pg.evaluate(
+        "() => { const d = document.querySelector('.gx-loss')._fullData; return [d[2].x[0], d[5].x[0]]; }"
+    )
+    assert markers == [1000, 1000]
+    shot(pg, "06-compare")
+    no_exception(pg)
+
+
+def test_fit_by_hand_renders(open_page, server):
+    pg = open_page("?view=Fit+by+hand", player=False)
+    assert pg.get_by_text("L1: 2.42").count() >= 1
+    shot(pg, "07-hand")
+
+
+def test_the_page_asks_nothing_of_the_internet(server):
+    from offline_check import external_requests
+
+    assert external_requests(server, CHROMIUM) == []
+
+
+# ----------------------------------------------------------------------------- screens
+
+LAYOUT = """() => {
+  const problems = [];
+  const main = document.querySelector('[data-testid=stMain]') || document.documentElement;
+  for (const el of [document.documentElement, main]) {
+    if (el.scrollWidth > el.clientWidth + 1) problems.push(`horizontal scroll: ${el.scrollWidth} > ${el.clientWidth}`);
+  }
+  const visible = (e) => { const r = e.getBoundingClientRect(); return r.width > 0 && r.height > 0 && getComputedStyle(e).visibility !== 'hidden'; };
+  for (const b of document.querySelectorAll('.gx button, [data-testid=stButton] button, [data-testid=stDownloadButton] button')) {
+    if (visible(b) && b.scrollWidth > b.clientWidth + 1) problems.push(`cut button: ${b.textContent.trim()}`);
+  }
+  for (const t of document.querySelectorAll('.gx-table')) {
+    if (t.scrollWidth > t.clientWidth + 1) problems.push(`table wider than its box: ${t.scrollWidth} > ${t.clientWidth}`);
+  }
+  const boxes = [...document.querySelectorAll(
+    '.gx-title, .gx-btn, .gx-where, .gx-speed, .gx-ticks span, .gx-subtitle, .gx-log, .gx-lossline, .gx-range')]
+    .filter(visible).map((e) => [e, e.getBoundingClientRect()]);
+  for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+    const [a, ra] = boxes[i], [b, rb] = boxes[j];
+    if (a.contains(b) || b.contains(a)) continue;
+    const w = Math.min(ra.right, rb.right) - Math.max(ra.left, rb.left);
+    const h = Math.min(ra.bottom, rb.bottom) - Math.max(ra.top, rb.top);
+    if (w > 2 && h > 2) problems.push(`overlap: "${a.textContent.trim().slice(0, 20)}" and "${b.textContent.trim().slice(0, 20)}"`);
+  }
+  for (const e of document.querySelectorAll('.gx-fit, .gx-loss')) {
+    const r = e.getBoundingClientRect();
+    if (r.right > innerWidth + 1) problems.push('chart wider than the window');
+  }
+  return problems;
+}"""
+
+
+@pytest.mark.parametrize("size", list(SIZES), ids=list(SIZES))
+@pytest.mark.parametrize(
+    "view", ["Train", "Compare+losses", "Train-big", "present"], ids=lambda v: v.split("+")[0]
+)
+def test_every_screen_size_is_clean(open_page, size, view):
+    query = {
+        "Train": "?lr=10",
+        "Compare+losses": "?view=Compare+losses&" + "&".join(
+            f"compare={quote_plus(LOSSES[k].label)}" for k in LOSSES
+        ),
+        "Train-big": "?preset=sine&opt=Adam&epochs=1000",
+        "present": "?present=1",
+    }[view]
+    pg = open_page(query, SIZES[size])
+    pg.locator(".gx-btn[data-action=step]").click()
+    pg.wait_for_timeout(300)
+    problems = pg.evaluate(LAYOUT)
+    name = f"size-{size}-{view.split('+')[0].lower()}"
+    pg.screenshot(path=str(ARTIFACTS / f"{name}-screen.png"))
+    shot(pg, name)
+    assert problems == [], problems
+    if view == "present":
+        assert pg.locator(".gx.gx-present").count() == 1
+        assert pg.locator("[data-testid=stSidebar][data-collapsed=true]").count() == 1
+    no_exception(pg)
 
 
 def test_downloads_hold_the_run(page):
@@ -143,9 +394,7 @@ def test_downloads_hold_the_run(page):
     import io
     import json
 
-    from explorer import fit
-
-    h = fit(preset="fastai-quadratic", loss="l1", lr=0.01, epochs=10)
+    h = fit(**LESSON)
     with page.expect_download() as info:
         page.get_by_role("button", name="History (CSV)").click()
     rows = list(csv.reader(io.StringIO(Path(info.value.path()).read_text())))

@@ -17,8 +17,8 @@ import pytest
 pytestmark = pytest.mark.browser
 
 SESSIONS = 8
-# Stepping, then the learning-rate slider (even sessions) or the loss radio (odd ones),
-# then stepping back.
+# The player's Step button, then the learning-rate slider (even sessions) or the loss
+# radio (odd ones), then the player's Back button.
 ACTIONS = ("step", "lr_or_loss", "back")
 MEMORY_SETTINGS = 50
 # The run cache holds at most 48 runs; the largest runs here are about 4.3 MB each

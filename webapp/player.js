@@ -25,17 +25,21 @@ const MINUS = "\u2212";
 
 // ------------------------------------------------------------------ numbers for people
 
-/** A number with `digits` significant digits, no float noise, a real minus sign. */
-export function fmt(v, digits = 4) {
+/** A number with `digits` significant digits, no float noise, a real minus sign;
+ * `keep` keeps trailing zeros (so that two numbers shown together line up). */
+export function fmt(v, digits = 4, keep = false) {
   if (v === null || v === undefined || Number.isNaN(v)) return "—";
   if (!Number.isFinite(v)) return v > 0 ? "∞" : MINUS + "∞";
   if (v === 0) return "0";
   const a = Math.abs(v);
   let s;
   if (a >= 1e-5 && a < 1e5) {
-    s = String(Number(v.toPrecision(digits)));
+    s = keep ? v.toPrecision(digits) : String(Number(v.toPrecision(digits)));
+    if (s.includes("e")) s = String(Number(s)); // toPrecision's own exponent form
   } else {
-    s = v.toExponential(Math.max(digits - 2, 1)).replace(/\.?0+e/, "e").replace("e+", "e");
+    s = v.toExponential(Math.max(digits - 1, 1));
+    if (!keep) s = s.replace(/\.?0+e/, "e");
+    s = s.replace("e+", "e");
   }
   return s.replace("-", MINUS);
 }
@@ -43,8 +47,8 @@ export function fmt(v, digits = 4) {
 /** Two numbers with as many digits as it takes to show that they differ (4 at least). */
 export function fmtPair(a, b) {
   let d = 4;
-  while (d < 17 && a !== b && fmt(a, d) === fmt(b, d)) d += 1;
-  return [fmt(a, d), fmt(b, d)];
+  while (d < 17 && a !== b && fmt(a, d, true) === fmt(b, d, true)) d += 1;
+  return [fmt(a, d, true), fmt(b, d, true)];
 }
 
 function signed(v, digits = 4) {
@@ -378,11 +382,12 @@ class Player {
 
   key(e) {
     if (!this.rootEl.isConnected || e.defaultPrevented || e.altKey || e.ctrlKey || e.metaKey) return;
-    const t = e.target;
+    const t = e.target instanceof Element ? e.target : document.body;
     const inside = this.rootEl.contains(t);
-    const typing = t.closest && t.closest("input, textarea, select, [contenteditable], [role=slider], [role=combobox], [role=listbox]");
-    if (typing && !(inside && t.type === "checkbox")) return;
-    if (!inside && t !== document.body && t !== document.documentElement) return;
+    // Keys belong to whatever takes them: a text box, a slider, the sidebar's widgets.
+    const typing = t.closest("input:not([type=checkbox]), textarea, select, [contenteditable], [role=slider], [role=combobox], [role=listbox]");
+    if (typing) return;
+    if (!inside && t.closest("button, a, input, [role], [tabindex]:not([tabindex='-1'])")) return;
     const actions = { ArrowLeft: "back", ArrowRight: "step", Home: "first", End: "last", " ": "play" };
     const action = actions[e.key];
     if (!action) return;
@@ -468,10 +473,10 @@ class Player {
     const heads = [["parameter", "param."], ["value", "value"], ["gradient", "grad."], ["lr × gradient", "lr×grad."]];
     if (!r.plain_sgd) heads.push(["step taken", "step"]);
     heads.push(["value after step", "after"]);
-    const t = el("table");
+    const t = el("table", r.plain_sgd ? "" : "gx-has-step");
     const hr = el("tr");
     for (const [long, short] of heads) {
-      const th = el("th");
+      const th = el("th", long === "lr × gradient" ? "gx-lrgrad" : "");
       th.append(el("span", "gx-long", long), el("span", "gx-short", short));
       hr.appendChild(th);
     }
@@ -486,7 +491,8 @@ class Player {
       if (!r.plain_sgd) cells.push(hasNext ? fmt(after - v) : "—");
       cells.push(as);
       const tr = el("tr");
-      cells.forEach((c, j) => tr.appendChild(el(j === 0 ? "th" : "td", "", c)));
+      // On a phone, a table with the step taken leaves out lr × gradient (column 3).
+      cells.forEach((c, j) => tr.appendChild(el(j === 0 ? "th" : "td", j === 3 ? "gx-lrgrad" : "", c)));
       tb.appendChild(tr);
     }
     this.table.replaceChildren(t);

@@ -148,7 +148,7 @@ def compare_view(
         present,
     )
     st.markdown("**Final results** (every metric computed on the final parameters of each run)")
-    st.markdown(_compare_table(live))
+    st.dataframe(_compare_table(live), hide_index=True, width="stretch", key="compare_table")
 
 
 @st.fragment
@@ -188,11 +188,13 @@ def _compare_tips(data: DataChoice, t: TrainChoice) -> None:
         c[2].caption("Tip: " + "; ".join(tips) + ".")
 
 
-def _compare_table(runs) -> str:
+def _compare_table(runs) -> dict[str, list[str]]:
+    """Columns of the final results (a data frame scrolls inside its box on a phone)."""
     first = next(iter(runs.values()))
     params = first.param_names[:TABLE_ROWS]
-    head = ["trained on", "epochs", *(LOSSES[m].label.split(" (")[0] for m in LOSSES), *params]
-    rows = ["| " + " | ".join(head) + " |", "|" + " ---: |" * len(head)]
+    cols: dict[str, list[str]] = {"trained on": [], "epochs": []}
+    cols.update({LOSSES[m].label.split(" (")[0]: [] for m in LOSSES})
+    cols.update({p: [] for p in params})
     for name, h in runs.items():
         k = h.last_epoch
         metrics = evaluate(h.model, h.params[k], h.x, h.y, name, h.config["huber_delta"]).metrics
@@ -202,8 +204,9 @@ def _compare_table(runs) -> str:
             *(fmt(metrics[m]) for m in LOSSES),
             *(fmt(v) for v in h.params[k][: len(params)]),
         ]
-        rows.append("| " + " | ".join(cells) + " |")
-    return "\n".join(rows)
+        for col, cell in zip(cols.values(), cells, strict=True):
+            col.append(cell)
+    return cols
 
 
 def _train_from_hand(names: list[str]) -> None:
