@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import NoReturn
 
 import numpy as np
 
@@ -16,6 +17,19 @@ from .optim import OPTIMIZERS
 from .train import History, frame_epochs
 
 TABLE_PARAMS = 6  # parameters (and gradients) shown as columns; --json has them all
+
+
+def _error_line(message: object) -> str:
+    return f"error: {' '.join(str(message).splitlines())}\n"
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one ``error: ...`` line with status 2, as every
+    other CLI error is, instead of the usage block; ``--help`` still prints the usage.
+    Subparsers take their parent's class, so they do the same."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, _error_line(message))
 
 
 def _init_pair(text: str) -> tuple[str, float]:
@@ -69,9 +83,7 @@ def _add_run_flags(p: argparse.ArgumentParser, with_loss: bool) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m explorer", description="Gradient descent, epoch by epoch."
-    )
+    parser = _Parser(prog="python -m explorer", description="Gradient descent, epoch by epoch.")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_run_flags(
         sub.add_parser("fit", help="train one run and print its history"), with_loss=True
@@ -171,5 +183,5 @@ def main(argv: list[str] | None = None) -> int:
             print(compare_table(rows, list(cmp.runs)))
         return 0
     except ValueError as err:  # DataError included: bad input, never a traceback
-        print(f"error: {err}", file=sys.stderr)
+        sys.stderr.write(_error_line(err))
         return 2

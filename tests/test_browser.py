@@ -140,7 +140,9 @@ def assert_shows(snap: dict, h, k: int) -> None:
     assert snap["epoch"] == snap["box"] == snap["range"] == snap["marker"] == k
     assert snap["title"].startswith(f"epoch {k} of {h.last_epoch} ")
     assert abs(number(snap["title"].split("= ")[1]) - h.loss[k]) <= 5e-4 * abs(h.loss[k])
-    for row, name, value, grad in zip(snap["rows"], h.param_names, h.params[k], h.grads[k]):
+    for row, name, value, grad in zip(
+        snap["rows"], h.param_names, h.params[k], h.grads[k], strict=True
+    ):
         assert row[0] == name
         assert abs(number(row[1]) - value) <= 5e-4 * max(abs(value), 1e-9)
         assert abs(number(row[2]) - grad) <= 5e-4 * max(abs(grad), 1e-9)
@@ -369,9 +371,8 @@ LAYOUT = """() => {
 def test_every_screen_size_is_clean(open_page, size, view):
     query = {
         "Train": "?lr=10",
-        "Compare+losses": "?view=Compare+losses&" + "&".join(
-            f"compare={quote_plus(LOSSES[k].label)}" for k in LOSSES
-        ),
+        "Compare+losses": "?view=Compare+losses&"
+        + "&".join(f"compare={quote_plus(LOSSES[k].label)}" for k in LOSSES),
         "Train-big": "?preset=sine&opt=Adam&epochs=1000",
         "present": "?present=1",
     }[view]
