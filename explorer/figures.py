@@ -381,9 +381,9 @@ def rises(loss: np.ndarray) -> np.ndarray:
 def player_fit_figure(runs: list[tuple[str, str, History]], labels=("x", "y")) -> dict:
     """Targets (trace 0) and one model curve per run (traces 1..R) at epoch 0.
 
-    ``runs`` is ``[(name, colour, history), ...]``; the y range stays on the data (with
-    room for the curves up to one span of the targets beyond them), so a curve that flies
-    off leaves the points readable and the player says where it went.
+    ``runs`` is ``[(name, colour, history), ...]``; the y range stays on the data,
+    whatever the runs do: a curve that flies off leaves the points readable (the player
+    says where it went), and the chart stays put when only the training changes.
     """
     first = runs[0][2]
     curves = []
@@ -405,7 +405,7 @@ def player_fit_figure(runs: list[tuple[str, str, History]], labels=("x", "y")) -
         labels[0],
         labels[1],
         [float(first.grid[0]), float(first.grid[-1])],
-        y_range(first.y, *(h.frame_preds for _, _, h in runs)),
+        y_range(first.y, pad=0.2),
     )
     layout.pop("title")
     layout.pop("height")  # the player's stylesheet sizes its charts
@@ -462,7 +462,9 @@ def player_loss_figure(runs: list[tuple[str, str, History]], log: bool = False) 
                 name="loss rose",
                 x=packed(up),
                 y=packed(h.loss[up]),
-                marker=dict(color="#b45309", size=7, symbol="triangle-up"),
+                # Thousands of small rises (a long zig-zag) would cost seconds of SVG:
+                # Plotly draws an even subset; the player's summary gives the count.
+                marker=dict(color="#b45309", size=7, symbol="triangle-up", maxdisplayed=300),
                 hovertemplate="epoch %{x}: the loss rose to %{y:.5g}<extra>overshoot</extra>",
             ),
             dict(

@@ -95,8 +95,11 @@ class Server:
 
 
 @contextmanager
-def streamlit_server(log: Path, timeout: float = 90) -> Iterator[Server]:
-    """The real app on a free port at 127.0.0.1, stopped (terminate, then kill) on exit."""
+def streamlit_server(
+    log: Path, timeout: float = 90, script: str = "streamlit_app.py"
+) -> Iterator[Server]:
+    """The real app (or ``script``) on a free port at 127.0.0.1, stopped (terminate, then
+    kill) on exit."""
     port = free_port()
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "w") as out:
@@ -106,7 +109,7 @@ def streamlit_server(log: Path, timeout: float = 90) -> Iterator[Server]:
                 "-m",
                 "streamlit",
                 "run",
-                "streamlit_app.py",
+                script,
                 "--server.headless=true",
                 f"--server.port={port}",
                 "--server.address=127.0.0.1",

@@ -325,10 +325,10 @@ def test_fit_by_hand_renders(open_page, server):
     shot(pg, "07-hand")
 
 
-def test_the_page_asks_nothing_of_the_internet(server):
+def test_the_page_asks_nothing_of_the_internet(browser, server):
     from offline_check import external_requests
 
-    assert external_requests(server, CHROMIUM) == []
+    assert external_requests(server, browser=browser) == []
 
 
 # ----------------------------------------------------------------------------- screens

@@ -7,7 +7,7 @@ import streamlit as st
 
 from explorer import build_model
 
-from . import views
+from . import player, views
 from .controls import DEFAULT_PRESET, data_ui, model_ui, preset_defaults, training_ui
 from .links import VIEWS, check_link, link_hand_values, show_link_notes
 from .runs import get_run, start_values
@@ -65,13 +65,18 @@ def main() -> None:
     present = is_present()
     st.set_page_config(
         page_title="Gradient Explorer",
-        page_icon=":material/trending_down:",
+        page_icon="📉",  # an emoji icon is drawn in the page; a :material: one is fetched online
         layout="wide",
         initial_sidebar_state="collapsed" if present else "auto",
     )
+    player.load_plotly()
     notes = check_link()  # before any widget takes (or silently drops) the link's values
     view = header(present)
-    show_link_notes(notes)
+    # Notes come and go; in one container they never move the player below them (a moved
+    # element is a new one to the browser, and the player would be built again).
+    notices = st.container()
+    with notices:
+        show_link_notes(notes)
     data = data_ui()
     defaults = preset_defaults(data.preset or DEFAULT_PRESET)
     model = model_ui(defaults)
@@ -79,11 +84,12 @@ def main() -> None:
     seed = int(st.session_state.get("seed", 42))
     names = build_model(model.name, **dict(model.size)).layout
     hand = hand_values(names)
-    keep_hand_values_in_link(view, t.start, hand)
+    with notices:
+        keep_hand_values_in_link(view, t.start, hand)
     init = start_values(data, model, t, hand)
     run = get_run(data, model, t, init, seed)
     if data.preset is None:
-        st.caption(
+        notices.caption(
             ":material/link_off: The link to this view holds every setting but not your "
             "uploaded CSV: whoever opens it must upload the same file."
         )

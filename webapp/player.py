@@ -10,6 +10,7 @@ that never changes, so Streamlit sends it once per page and refers to it by hash
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +47,8 @@ class Timeline:
     """Everything the player draws for one or more runs, built once and cached."""
 
     key: str
+    fit_key: str  # the fit chart without its curves: same key, no redraw of the chart
+    loss_key: str  # the loss chart's layout and traces, likewise
     runs: tuple[dict, ...]
     fit: dict
     loss: dict
@@ -98,10 +101,19 @@ def timeline(runs: Sequence[tuple[str, str, History]], labels=("x", "y")) -> Tim
     digest = hashlib.sha256()
     for p in payload:
         digest.update(repr(sorted((k, str(v)) for k, v in p.items())).encode())
+    still = [dict(t, y=None) if i else t for i, t in enumerate(fit["data"])]
+    fit_key = _digest([still, fit["layout"]])
+    loss_key = _digest([loss["layout"], [t["name"] for t in loss["data"]]])
     positive = np.concatenate([h.loss[h.loss > 0] for _, _, h in runs])
     wide = positive.size > 1 and float(positive.max()) > LOG_SPAN * float(positive.min())
     y_rng = fit["layout"]["yaxis"]["range"]
-    return Timeline(digest.hexdigest()[:16], payload, fit, loss, (y_rng[0], y_rng[1]), wide)
+    return Timeline(
+        digest.hexdigest()[:16], fit_key, loss_key, payload, fit, loss, (y_rng[0], y_rng[1]), wide
+    )
+
+
+def _digest(obj) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:16]
 
 
 # ----------------------------------------------------------------------------- the epoch
@@ -141,13 +153,28 @@ def shown_epoch() -> int:
     return int(st.session_state.get("gx_epoch", 0))
 
 
+def load_plotly() -> None:
+    """Send Plotly.js to this browser page, on the session's first run only.
+
+    Its 4.8 MB would otherwise be serialised and hashed on every rerun (about 8 ms, for a
+    message the page already holds); once run, the module leaves ``globalThis.Plotly``
+    behind even after Streamlit drops the element from the page.
+    """
+    slot = st.empty()  # always there, so that the elements after it keep their places
+    if not st.session_state.get("gx_plotly_sent"):
+        with slot:
+            _plotly_loader(key="gx_plotly")
+        st.session_state["gx_plotly_sent"] = True
+
+
 def show(key: str, t: Timeline, *, loss_title: str, present: bool = False) -> None:
     """Mount the player for the timeline ``t``."""
-    _plotly_loader(key="gx_plotly")
     nonce, epoch = st.session_state.get("gx_force", (0, 0))
     log = st.session_state.get("gx_log")
     data = dict(
         key=t.key,
+        fit_key=t.fit_key,
+        loss_key=t.loss_key,
         runs=list(t.runs),
         fit=t.fit,
         loss_fig=t.loss,

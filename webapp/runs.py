@@ -27,6 +27,7 @@ class Run:
     history: History
     timeline: Timeline | None  # what the player draws (None: not finite even at epoch 0)
     labels: tuple[str, str]
+    key: tuple  # everything that decides the run (its cache key)
 
 
 def start_values(
@@ -85,8 +86,8 @@ def _cached_run(key: tuple, _spec: RunSpec) -> Run:
     h = run(_spec)
     labels = (_spec.data.x_label, _spec.data.y_label)
     if h.last_epoch < 0:
-        return Run(h, None, labels)
-    return Run(h, timeline([("model", COLORS["model"], h)], labels), labels)
+        return Run(h, None, labels, key)
+    return Run(h, timeline([("model", COLORS["model"], h)], labels), labels, key)
 
 
 def hand_ranges(

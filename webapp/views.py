@@ -50,10 +50,12 @@ def _link_epoch(last: int) -> None:
 
 
 def train_view(run: Run, present: bool = False) -> None:
-    divergence_note(run)
+    with st.container():  # notes here never move the player (see main)
+        divergence_note(run)
+        if run.timeline is not None:
+            _link_epoch(run.history.last_epoch)
     if run.timeline is None:
         return
-    _link_epoch(run.history.last_epoch)
     _train_player(run, present)
     downloads(run)
 
@@ -129,26 +131,32 @@ def compare_view(
         return
     runs = {name: get_run(data, model, t, init, seed, loss=name) for name in chosen}
     hist = {name: r.history for name, r in runs.items()}
-    labels = next(iter(runs.values())).labels
+    notices = st.container()  # notes here never move the player (see main)
     for name, r in runs.items():
         if r.history.diverged_at is not None:
-            st.warning(
+            notices.warning(
                 f"{LOSSES[name].label} diverged at epoch {r.history.diverged_at}: its curves stop there. Lower the learning rate."
             )
     if all(h.last_epoch < 0 for h in hist.values()):
-        st.error("No run has a finite loss at the start.")
+        notices.error("No run has a finite loss at the start.")
         return
-    live = {k: h for k, h in hist.items() if h.last_epoch >= 0}
-    _link_epoch(max(h.last_epoch for h in live.values()))
+    live = {k: r for k, r in runs.items() if r.history.last_epoch >= 0}
+    with notices:
+        _link_epoch(max(r.history.last_epoch for r in live.values()))
     _compare_tips(data, t)
-    _compare_player(
-        player.timeline(
-            [(LOSSES[k].label.split(" (")[0], COLORS[k], h) for k, h in live.items()], labels
-        ),
-        present,
-    )
+    _compare_player(_compare_timeline(tuple((k, r.key) for k, r in live.items()), live), present)
+    live = {k: r.history for k, r in live.items()}
     st.markdown("**Final results** (every metric computed on the final parameters of each run)")
     st.dataframe(_compare_table(live), hide_index=True, width="stretch", key="compare_table")
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _compare_timeline(key: tuple, _runs: dict[str, Run]) -> player.Timeline:
+    first = next(iter(_runs.values()))
+    return player.timeline(
+        [(LOSSES[k].label.split(" (")[0], COLORS[k], r.history) for k, r in _runs.items()],
+        first.labels,
+    )
 
 
 @st.fragment

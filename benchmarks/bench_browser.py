@@ -1,0 +1,209 @@
+"""What a person waits for in the browser, in Chromium, as ratios to a bare app timed in
+the same run.
+
+Run: ``python benchmarks/bench_browser.py [--repeats N]``
+
+It starts the explorer and ``bare_app.py`` (one slider, one small chart) on 127.0.0.1 and
+drives headless Chromium:
+
+- the player's moves (Step, Back, a key, the scrubber): from the event to the next frame
+  painted after the fit's curve and the table changed; floor: median <= 50 ms;
+- a learning-rate slider move (keyboard) until the new run is drawn, against the bare
+  app's slider move until its chart is redrawn; floor: <= 1.5x;
+- the largest run the app offers (an MLP of 16 hidden units, 10,000 epochs): the size of
+  what the player receives, and the time from receiving it to its first draw; floor: 1 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from browser_tools import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, streamlit_server  # noqa: E402
+
+IDLE = "[data-testid=stApp][data-test-script-state=notRunning]"
+MOVE_FLOOR_MS = 50.0
+SLIDER_FLOOR = 1.5
+FIRST_DRAW_FLOOR_MS = 1000.0
+BIG = "?preset=sine&model=mlp&width=16&epochs=10000&opt=Adam&lr=0.01"
+
+# One move of the player, timed inside the page: the event, then frames until the fit's
+# curve has changed on screen, then one more frame (painted).
+MOVE = """async (action) => {
+  const path = () => document.querySelector('.gx-fit .scatterlayer .trace:nth-child(2) path.js-line');
+  const before = path().getAttribute('d');
+  const table = document.querySelector('.gx-table').textContent;
+  const t0 = performance.now();
+  if (action === 'step' || action === 'back') {
+    document.querySelector(`.gx-btn[data-action=${action}]`).click();
+  } else if (action === 'key') {
+    document.body.dispatchEvent(new KeyboardEvent('keydown', {key: 'ArrowRight', bubbles: true}));
+  } else if (action === 'scrub') {
+    const r = document.querySelector('.gx-range');
+    r.value = String((Number(r.value) + 3) % (Number(r.max) + 1));
+    r.dispatchEvent(new Event('input'));
+  }
+  const frame = () => new Promise((ok) => requestAnimationFrame(ok));
+  for (let i = 0; i < 60; i++) {
+    await frame();
+    if (path().getAttribute('d') !== before && document.querySelector('.gx-table').textContent !== table) break;
+  }
+  await frame();
+  return performance.now() - t0;
+}"""
+
+# Note what is on screen and start the clock at the real key press (Playwright's); stop it
+# a frame after what is on screen has changed.
+ARM = """(value) => {
+  window.__value = new Function('return (' + value + ')()');
+  window.__before = window.__value();
+  window.__t0 = null;
+  document.addEventListener('keydown',
+    () => { if (window.__t0 === null) window.__t0 = performance.now(); }, {capture: true, once: true});
+}"""
+WAIT = """async () => {
+  const frame = () => new Promise((ok) => requestAnimationFrame(ok));
+  for (let i = 0; i < 1200 && window.__value() === window.__before; i++) await frame();
+  await frame();
+  return performance.now() - window.__t0;
+}"""
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def open_page(browser, url: str, wait_for: str):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(url)
+    page.wait_for_selector(IDLE, timeout=120_000)
+    page.wait_for_selector(wait_for, timeout=120_000)
+    page.wait_for_timeout(500)
+    return page
+
+
+def player_moves(browser, url: str, repeats: int) -> dict[str, float]:
+    page = open_page(browser, f"{url}/?epochs=100", ".gx-fit .main-svg")
+    out = {}
+    for action in ("step", "back", "key", "scrub"):
+        times = []
+        for i in range(repeats + 2):
+            if action == "back" and i == 0:
+                page.evaluate("() => document.querySelector('.gx-btn[data-action=last]').click()")
+            if action == "key" and i == 0:
+                page.evaluate("() => document.querySelector('.gx-btn[data-action=first]').click()")
+            t = page.evaluate(MOVE, action)
+            if i >= 2:  # the first moves warm the JIT
+                times.append(t)
+            page.wait_for_timeout(50)
+        out[action] = median(times)
+    page.close()
+    return out
+
+
+def slider_move(browser, url: str, repeats: int, slider: str, value: str, wait_for: str) -> float:
+    page = open_page(browser, url, wait_for)
+    thumb = page.locator(slider).get_by_role("slider")
+    times = []
+    for i in range(repeats):
+        thumb.focus()
+        page.evaluate(ARM, value)
+        page.keyboard.press("ArrowRight" if i % 2 == 0 else "ArrowLeft")
+        times.append(page.evaluate(WAIT))
+        page.wait_for_selector(IDLE)
+        page.wait_for_timeout(300)
+    page.close()
+    return median(times[1:])  # the first move trains a new run
+
+
+def big_run(browser, url: str) -> tuple[float, int]:
+    sizes = []
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.on("websocket", lambda ws: ws.on("framereceived", lambda f: sizes.append(len(f))))
+    page.goto(url + "/" + BIG)
+    page.wait_for_selector("[data-drawn]", timeout=180_000)
+    gx = page.evaluate("() => ({...document.querySelector('.gx').dataset})")
+    page.close()
+    return float(gx["drawMs"]), float(gx["plotlyWaitMs"]), max(sizes)
+
+
+def payload_bytes() -> int:
+    from explorer import fit
+    from explorer.figures import COLORS
+    from webapp.player import timeline
+
+    h = fit(preset="sine", model="mlp", width=16, epochs=10000, optimizer="adam", lr=0.01)
+    t = timeline([("model", COLORS["model"], h)])
+    data = dict(runs=list(t.runs), fit=t.fit, loss_fig=t.loss)
+    return len(json.dumps(data))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=15)
+    args = parser.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with (
+        streamlit_server(ARTIFACTS / "bench-app.log") as app,
+        streamlit_server(ARTIFACTS / "bench-bare.log", script="benchmarks/bare_app.py") as bare,
+        sync_playwright() as p,
+    ):
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        moves = player_moves(browser, app.url, args.repeats)
+        bare_ms = slider_move(
+            browser,
+            bare.url,
+            args.repeats,
+            "[data-testid=stSlider]",
+            "() => document.querySelector('[data-testid=stPlotlyChart] .scatterlayer path.js-line')?"
+            ".getAttribute('d')",
+            "[data-testid=stPlotlyChart] .main-svg",
+        )
+        app_ms = slider_move(
+            browser,
+            app.url,
+            args.repeats,
+            "[data-testid=stSlider]:has-text('Learning rate')",
+            "() => document.querySelector('.gx')?.dataset.drawn",
+            ".gx-fit .main-svg",
+        )
+        draw_ms, plotly_ms, biggest_frame = big_run(browser, app.url)
+        browser.close()
+
+    print("The player's moves (event to the next frame painted with the new curve and table):")
+    ok = True
+    for action, ms in moves.items():
+        good = ms <= MOVE_FLOOR_MS
+        ok &= good
+        print(
+            f"  {action:6s} median {ms:6.1f} ms   floor {MOVE_FLOOR_MS:.0f} ms   {'ok' if good else 'OVER'}"
+        )
+    ratio = app_ms / bare_ms
+    ok &= ratio <= SLIDER_FLOOR
+    print(
+        f"Learning-rate slider to the new run drawn: {app_ms:.0f} ms; bare app's slider to its "
+        f"chart redrawn: {bare_ms:.0f} ms; ratio {ratio:.2f}x (floor {SLIDER_FLOOR}x)"
+    )
+    size = payload_bytes()
+    ok &= draw_ms <= FIRST_DRAW_FLOOR_MS
+    print(
+        f"MLP (16 units), 10,000 epochs: the player's data is {size / 1e6:.1f} MB of JSON "
+        f"(largest websocket message {biggest_frame / 1e6:.1f} MB); received to first draw "
+        f"{draw_ms:.0f} ms (floor {FIRST_DRAW_FLOOR_MS:.0f} ms), after waiting {plotly_ms:.0f} ms "
+        "for Plotly.js itself (once per page)"
+    )
+    print("PASS" if ok else "SOME FLOORS MISSED")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
