@@ -10,7 +10,6 @@ previous data and no exception reaches the page; the command line exits non-zero
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import runpy
@@ -21,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from player_data import player
 from streamlit.testing.v1 import AppTest
 
 from explorer.cli import main
@@ -202,14 +202,12 @@ def upload(at: AppTest, name: str) -> AppTest:
 
 
 def shown_targets(at: AppTest) -> tuple[np.ndarray, np.ndarray, str]:
-    """The fit chart's target points and its x axis title."""
-    for el in at.get("plotly_chart"):
-        spec = json.loads(el.proto.spec)
-        data = spec.get("data") or []
-        if spec.get("frames") is not None and data and data[0].get("name") == "targets":
-            title = spec["layout"].get("xaxis", {}).get("title", {})
-            return unpack(data[0]["x"]), unpack(data[0]["y"]), title.get("text", "")
-    raise AssertionError("no fit chart with targets")
+    """The player's fit chart: its target points and its x axis title."""
+    spec = player(at)["fit"]
+    data = spec["data"]
+    assert data[0]["name"] == "targets"
+    title = spec["layout"].get("xaxis", {}).get("title", {})
+    return unpack(data[0]["x"]), unpack(data[0]["y"]), title.get("text", "")
 
 
 def markdown_text(value: str) -> str:
