@@ -3,12 +3,13 @@
 Run: ``python benchmarks/bench_app.py [--repeats N]``
 
 In one run it times the bare app (``bare_app.py``: one slider, one small chart) and the
-explorer's first run, a learning-rate change (a new training run each time), a step
-forward, a loss change and opening the loss comparison, on the default lesson-3 setting
-(10 epochs, 11 frames) and on a 1,000-epoch run (200 animation frames). Medians are
-printed with their ratio to the bare app's median rerun. It also breaks down what one
-``st.plotly_chart`` of the animated figure costs, validated (a plain dict) against
-prebuilt (what the app passes). Floors: a step <= 5x the bare app; a slider change <= 10x.
+explorer's first run, a learning-rate change (a new training run each time), a loss change
+and opening the loss comparison, on the default lesson-3 setting (10 epochs) and on a
+1,000-epoch run. Medians are printed with their ratio to the bare app's median rerun.
+Stepping is not here: it happens in the browser, without a rerun (``bench_browser.py``).
+It also breaks down what one ``st.plotly_chart`` of the 200-frame animation (the HTML
+export's figure) costs, validated (a plain dict) against prebuilt (what the app passes).
+Floor: a slider change <= 10x.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from webapp.controls import LR_OPTIONS  # noqa: E402
 
-STEP_FLOOR = 5.0
 SLIDER_FLOOR = 10.0
 
 
@@ -65,11 +65,6 @@ def explorer_scenarios(repeats: int, epochs: int) -> dict[str, float]:
     )
     at.select_slider(key="lr").set_value(0.01)
     timed(at)
-    steps = []
-    for _ in range(repeats):
-        at.button(key="forward").click()
-        steps.append(timed(at))
-    out["step forward"] = median(steps)
     losses = ["l2", "mse", "huber", "l1"]
     out["loss change"] = median(
         [timed(_set(at, at.radio(key="loss"), losses[i % 4])) for i in range(repeats)]
@@ -130,7 +125,6 @@ def main() -> int:
         for name, ms in explorer_scenarios(args.repeats, epochs).items():
             ratio = ms / bare
             floor = {
-                "step forward": STEP_FLOOR,
                 "learning-rate change": SLIDER_FLOOR,
                 "loss change": SLIDER_FLOOR,
             }.get(name)

@@ -95,3 +95,22 @@ def test_readme_console_examples(command, expected):
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout == expected
+
+
+# ----------------------------------------------------------------------------- layout
+
+
+def test_the_layout_table_names_every_file_of_the_project():
+    """Every source file under the project's folders is named in the README's "What is
+    where" section (by its name), so a newcomer finds each one there."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## What is where", 1)[1].split("\n## ", 1)[0]
+    files = [
+        p
+        for folder in ("explorer", "webapp", "benchmarks", "tests")
+        for p in sorted((ROOT / folder).glob("*"))
+        if p.suffix in {".py", ".js", ".css"} and p.name != "__init__.py"
+    ]
+    files += [ROOT / ".ci" / "run", ROOT / ".streamlit" / "config.toml", ROOT / "streamlit_app.py"]
+    missing = [str(p.relative_to(ROOT)) for p in files if p.name not in section]
+    assert missing == [], f"not in the README's layout table: {missing}"

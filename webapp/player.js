@@ -41,7 +41,7 @@ export function fmt(v, digits = 4, keep = false) {
     if (!keep) s = s.replace(/\.?0+e/, "e");
     s = s.replace("e+", "e");
   }
-  return s.replace("-", MINUS);
+  return s.replace(/^-/, MINUS);
 }
 
 /** Two numbers with as many digits as it takes to show that they differ (4 at least). */
@@ -95,7 +95,7 @@ export function ticks(last, most = 4) {
   if (last <= 0) return [0];
   const raw = last / (most + 1);
   const p = 10 ** Math.floor(Math.log10(raw));
-  const step = [1, 2, 5, 10].map((m) => m * p).find((s) => s >= raw);
+  const step = Math.max(1, [1, 2, 5, 10].map((m) => m * p).find((s) => s >= raw));
   const out = [0];
   for (let t = step; t < last; t += step) if (t > 0.07 * last && t < 0.93 * last) out.push(t);
   out.push(last);
@@ -269,7 +269,10 @@ class Player {
       );
       this.showRate();
       this.lossTitle.textContent = data.loss_title;
-      this.drawn = this.draw(data);
+      this.drawing = true;
+      this.drawn = this.draw(data).finally(() => {
+        this.drawing = false;
+      });
       this.epoch = Math.min(this.epoch, this.last);
       this.runNote.textContent = this.runSummary();
     }
@@ -448,7 +451,8 @@ class Player {
   }
 
   renderCharts(k) {
-    if (!this.fitDiv.data || !this.lossDiv.data) return;
+    // While a new run's charts are being drawn, their traces may not match this.runs yet.
+    if (this.drawing || !this.fitDiv.data || !this.lossDiv.data) return;
     const fitY = [];
     const fitTraces = [];
     const lossPts = [];
