@@ -415,12 +415,26 @@ def player_fit_figure(runs: list[tuple[str, str, History]], labels=("x", "y")) -
     return dict(data=[_targets(first.x, first.y, labels), *curves], layout=layout)
 
 
+def loss_ranges(loss: np.ndarray) -> dict:
+    """The loss chart's axis ranges: x over the epochs, y from 0 (linear) or over the
+    positive losses (log, in decades), so that switching scales or runs never autoranges."""
+    loss = np.asarray(loss, float)
+    last = max(len(loss) - 1, 1)
+    top = float(loss.max()) if loss.size else 1.0
+    positive = loss[loss > 0]
+    lo, hi = (np.log10(positive.min()), np.log10(positive.max())) if positive.size else (0, 1)
+    pad = 0.08 * max(hi - lo, 0.5)
+    return dict(
+        x=[-0.02 * last, 1.02 * last], y=[0.0, 1.08 * top or 1.0], y_log=[lo - pad, hi + pad]
+    )
+
+
 def player_loss_figure(runs: list[tuple[str, str, History]], log: bool = False) -> dict:
     """Loss by epoch, one panel per run (each loss in its own units).
 
     Per run r the traces are 3r: the loss, 3r + 1: the epochs where the loss rose (the
     step before overshot), 3r + 2: the current-epoch marker the player moves. A linear
-    axis starts at 0, so a small change looks small.
+    axis starts at 0, so a small change looks small (ranges from ``loss_ranges``).
     """
     n = len(runs)
     gap = 0.08 if n > 1 else 0.0
@@ -436,12 +450,12 @@ def player_loss_figure(runs: list[tuple[str, str, History]], log: bool = False) 
     for i, (name, colour, h) in enumerate(runs):
         ax = "" if i == 0 else str(i + 1)
         x0 = i * (width + gap)
-        layout[f"xaxis{ax}"] = dict(_axis("epoch"), domain=[x0, x0 + width], anchor=f"y{ax}")
-        yaxis = dict(_axis("loss" if i == 0 else ""), anchor=f"x{ax}")
-        if log:
-            yaxis["type"] = "log"
-        else:
-            yaxis.update(type="linear", rangemode="tozero")
+        rng = loss_ranges(h.loss)
+        layout[f"xaxis{ax}"] = dict(
+            _axis("epoch", rng["x"]), domain=[x0, x0 + width], anchor=f"y{ax}"
+        )
+        yaxis = dict(_axis("loss" if i == 0 else "", rng["y_log"] if log else rng["y"]))
+        yaxis.update(anchor=f"x{ax}", type="log" if log else "linear")
         layout[f"yaxis{ax}"] = yaxis
         k = np.arange(len(h.loss))
         up = rises(h.loss)
