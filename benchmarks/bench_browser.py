@@ -3,8 +3,9 @@ the same run.
 
 Run: ``python benchmarks/bench_browser.py [--repeats N]``
 
-It starts the explorer and ``bare_app.py`` (one slider, one small chart) on 127.0.0.1 and
-drives headless Chromium:
+It starts the explorer, ``bare_app.py`` (one slider, one small chart) and
+``bare_select_app.py`` (the app's own learning-rate control and one small chart) on
+127.0.0.1 and drives headless Chromium:
 
 - the player's moves (Step, Back, a key, the scrubber): from the event to the next frame
   painted after the fit's curve and the table changed; floor: median <= 50 ms;
@@ -27,6 +28,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from browser_tools import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, streamlit_server  # noqa: E402
+
+from webapp.controls import LR_OPTIONS  # noqa: E402
 
 IDLE = "[data-testid=stApp][data-test-script-state=notRunning]"
 MOVE_FLOOR_MS = 50.0
@@ -163,20 +166,23 @@ def main() -> int:
     with (
         streamlit_server(ARTIFACTS / "bench-app.log") as app,
         streamlit_server(ARTIFACTS / "bench-bare.log", script="benchmarks/bare_app.py") as bare,
+        streamlit_server(
+            ARTIFACTS / "bench-bare-select.log", script="benchmarks/bare_select_app.py"
+        ) as bare_select,
         sync_playwright() as p,
     ):
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         moves = player_moves(browser, app.url, args.repeats)
-        bare_ms, app_ms = slider_moves(
+        bare_chart = (
+            "() => document.querySelector('[data-testid=stPlotlyChart] .scatterlayer "
+            "path.js-line')?.getAttribute('d')"
+        )
+        chart_drawn = "[data-testid=stPlotlyChart] .main-svg"
+        bare_ms, select_ms, app_ms = slider_moves(
             browser,
             [
-                (
-                    bare.url,
-                    "[data-testid=stSlider]",
-                    "() => document.querySelector('[data-testid=stPlotlyChart] .scatterlayer "
-                    "path.js-line')?.getAttribute('d')",
-                    "[data-testid=stPlotlyChart] .main-svg",
-                ),
+                (bare.url, "[data-testid=stSlider]", bare_chart, chart_drawn),
+                (bare_select.url, "[data-testid=stSlider]", bare_chart, chart_drawn),
                 (
                     app.url,
                     "[data-testid=stSlider]:has-text('Learning rate')",
@@ -202,7 +208,9 @@ def main() -> int:
     ok &= ratio <= SLIDER_FLOOR
     print(
         f"Learning-rate slider to the new run drawn: {app_ms:.0f} ms; bare app's slider to its "
-        f"chart redrawn: {bare_ms:.0f} ms; ratio {ratio:.2f}x (floor {SLIDER_FLOOR}x)"
+        f"chart redrawn: {bare_ms:.0f} ms; ratio {ratio:.2f}x (floor {SLIDER_FLOOR}x)\n"
+        f"  (the same control on a bare page, a select_slider of the {len(LR_OPTIONS)} learning "
+        f"rates: {select_ms:.0f} ms; the app is {app_ms / select_ms:.2f}x that)"
     )
     size = payload_bytes()
     ok &= draw_ms <= FIRST_DRAW_FLOOR_MS

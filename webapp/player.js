@@ -313,8 +313,8 @@ class Player {
       this.lossKey = data.loss_key;
       this.applyLog();
     } else {
-      // Same panels: move the lines and the axes to the new run in one animation frame
-      // (a restyle would redraw the whole chart, about 25 ms).
+      // Same panels: the lines and the axes move to the new run in the same animation
+      // frame as the marker (renderCharts); a restyle would redraw the whole chart (~25 ms).
       const traces = [];
       const lines = [];
       data.loss_fig.data.forEach((t, i) => {
@@ -323,7 +323,7 @@ class Player {
           lines.push({ x: decode(t.x), y: decode(t.y) });
         }
       });
-      await Plotly.animate(this.lossDiv, { data: lines, traces, layout: this.axisRanges() }, ANIM);
+      this.pendingLoss = { data: lines, traces, layout: this.axisRanges() };
     }
     if (!this.lossDiv.gxClick) {
       this.lossDiv.gxClick = true;
@@ -494,7 +494,14 @@ class Player {
       lossTraces.push(3 * i + 2);
     });
     Plotly.animate(this.fitDiv, { data: fitY, traces: fitTraces }, ANIM);
-    Plotly.animate(this.lossDiv, { data: lossPts, traces: lossTraces }, ANIM);
+    const loss = { data: lossPts, traces: lossTraces };
+    if (this.pendingLoss) {
+      loss.data = [...this.pendingLoss.data, ...lossPts];
+      loss.traces = [...this.pendingLoss.traces, ...lossTraces];
+      loss.layout = this.pendingLoss.layout;
+      this.pendingLoss = null;
+    }
+    Plotly.animate(this.lossDiv, loss, ANIM);
     const [ylo, yhi] = this.data.y_range;
     const off = [];
     if (hi > yhi) off.push(`up to ${fmt(hi, 2)}`);
