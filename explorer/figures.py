@@ -27,7 +27,8 @@ COLORS = MappingProxyType(
         "huber": "#9333ea",
     }
 )
-FONT = MappingProxyType(dict(family="Source Sans Pro, sans-serif", size=14))
+FONT = MappingProxyType(dict(family='"Source Sans", sans-serif', size=14))  # Streamlit's face
+DASHES = ("solid", "dash", "dot", "dashdot")  # compared runs stay apart where they overlap
 
 
 def packed(values, dtype: str = "<f4") -> dict:
@@ -387,7 +388,7 @@ def player_fit_figure(runs: list[tuple[str, str, History]], labels=("x", "y")) -
     """
     first = runs[0][2]
     curves = []
-    for name, colour, h in runs:
+    for i, (name, colour, h) in enumerate(runs):
         y0 = h.frame_preds[0] if len(h.frame_epochs) else np.full_like(h.grid, np.nan)
         curves.append(
             dict(
@@ -396,7 +397,7 @@ def player_fit_figure(runs: list[tuple[str, str, History]], labels=("x", "y")) -
                 name=name,
                 x=packed(h.grid),
                 y=packed(y0),
-                line=dict(color=colour, width=3),
+                line=dict(color=colour, width=3, dash=DASHES[i % len(DASHES)]),
                 hovertemplate=f"x=%{{x:.4g}}<br>prediction=%{{y:.4g}}<extra>{name}</extra>",
             )
         )
@@ -437,22 +438,26 @@ def player_loss_figure(runs: list[tuple[str, str, History]], log: bool = False) 
     axis starts at 0, so a small change looks small (ranges from ``loss_ranges``).
     """
     n = len(runs)
-    gap = 0.08 if n > 1 else 0.0
+    gap = 0.1 if n > 1 else 0.0
     width = (1 - gap * (n - 1)) / n
     layout = _layout("", "", "")
     layout.pop("title")
     layout.pop("height")
     layout["autosize"] = True
     layout["showlegend"] = False
-    layout["margin"] = dict(l=56, r=12, t=30 if n > 1 else 34, b=48)
+    layout["margin"] = dict(l=56, r=14, t=30 if n > 1 else 12, b=48)
     layout["annotations"] = []
     data = []
     for i, (name, colour, h) in enumerate(runs):
         ax = "" if i == 0 else str(i + 1)
         x0 = i * (width + gap)
         rng = loss_ranges(h.loss)
+        # One "epoch" title under the panels, and few ticks, so narrow panels stay legible.
         layout[f"xaxis{ax}"] = dict(
-            _axis("epoch", rng["x"]), domain=[x0, x0 + width], anchor=f"y{ax}"
+            _axis("epoch" if i == (n - 1) // 2 else "", rng["x"]),
+            domain=[x0, x0 + width],
+            anchor=f"y{ax}",
+            nticks=6 if n == 1 else 3,
         )
         yaxis = dict(_axis("loss" if i == 0 else "", rng["y_log"] if log else rng["y"]))
         yaxis.update(anchor=f"x{ax}", type="log" if log else "linear")
@@ -478,7 +483,9 @@ def player_loss_figure(runs: list[tuple[str, str, History]], log: bool = False) 
                 y=packed(h.loss[up]),
                 # Thousands of small rises (a long zig-zag) would cost seconds of SVG:
                 # Plotly draws an even subset; the player's summary gives the count.
-                marker=dict(color="#b45309", size=7, symbol="triangle-up", maxdisplayed=300),
+                marker=dict(
+                    color="#b45309", size=6, symbol="triangle-up", opacity=0.75, maxdisplayed=200
+                ),
                 hovertemplate="epoch %{x}: the loss rose to %{y:.5g}<extra>overshoot</extra>",
             ),
             dict(
@@ -490,6 +497,7 @@ def player_loss_figure(runs: list[tuple[str, str, History]], log: bool = False) 
                 marker=dict(
                     color=COLORS["targets"], size=11, symbol="circle-open", line=dict(width=3)
                 ),
+                cliponaxis=False,  # whole at the last epoch, on the panel's edge
                 hovertemplate="epoch %{x}<br>loss %{y:.5g}<extra>this epoch</extra>",
             ),
         ]

@@ -14,7 +14,7 @@ from .runs import get_run, start_values
 
 
 def header(present: bool) -> str:
-    st.markdown("## :material/trending_down: Gradient Explorer")
+    st.markdown("### :material/trending_down: Gradient Explorer")
     if not present:
         st.caption(
             "Fit a function to points by gradient descent and watch it learn: predict, measure "

@@ -44,10 +44,16 @@ export function fmt(v, digits = 4, keep = false) {
   return s.replace(/^-/, MINUS);
 }
 
-/** Two numbers with as many digits as it takes to show that they differ (4 at least). */
-export function fmtPair(a, b) {
+/** How many significant digits show that a and b differ (4 at least). */
+export function pairDigits(a, b) {
   let d = 4;
   while (d < 17 && a !== b && fmt(a, d, true) === fmt(b, d, true)) d += 1;
+  return d;
+}
+
+/** Two numbers with as many digits as it takes to show that they differ (4 at least). */
+export function fmtPair(a, b) {
+  const d = pairDigits(a, b);
   return [fmt(a, d, true), fmt(b, d, true)];
 }
 
@@ -188,14 +194,14 @@ class Player {
       if (s === 1) o.selected = true;
       this.speedSel.appendChild(o);
     }
+    this.speedOptions = [...this.speedSel.options];
     this.speedSel.addEventListener("change", () => {
       this.speed = Number(this.speedSel.value);
       this.showRate();
       if (this.playing) this.startClock();
     });
-    this.rate = el("span", "gx-rate");
     this.speedSel.title = "Playing speed";
-    speed.append(this.speedSel, this.rate);
+    speed.append(this.speedSel);
     bar.append(buttons, where, speed);
 
     const scrub = el("div", "gx-scrub");
@@ -304,12 +310,14 @@ class Player {
     const config = { displaylogo: false, responsive: true, modeBarButtonsToRemove: ["lasso2d", "select2d"] };
     // A new run on the same data and layout (a new learning rate, say) only moves curves:
     // the fit's curves follow in render(), the loss chart's lines are restyled.
+    // Presenter mode: chart type as large as the player's, for the back of the room.
+    const big = (layout) => (data.present ? { ...layout, font: { ...layout.font, size: 19 } } : layout);
     if (data.fit_key !== this.fitKey) {
-      await Plotly.react(this.fitDiv, data.fit.data, data.fit.layout, config);
+      await Plotly.react(this.fitDiv, data.fit.data, big(data.fit.layout), config);
       this.fitKey = data.fit_key;
     }
     if (data.loss_key !== this.lossKey) {
-      await Plotly.react(this.lossDiv, data.loss_fig.data, data.loss_fig.layout, config);
+      await Plotly.react(this.lossDiv, data.loss_fig.data, big(data.loss_fig.layout), config);
       this.lossKey = data.loss_key;
       this.applyLog();
     } else {
@@ -366,9 +374,12 @@ class Player {
   }
 
   showRate() {
-    const text = `${fmt(this.epochsPerSecond(), 2)} epochs a second`;
-    this.rate.textContent = text;
-    this.speedSel.title = `Playing speed: ${text}`;
+    // Each speed says what it means for this run: epochs a second.
+    const base = Math.max(2, this.last / 10);
+    this.speedOptions.forEach((o) => {
+      o.textContent = `${fmt(base * Number(o.value), 2)} epochs/s`;
+    });
+    this.speedSel.title = `Playing speed: ${fmt(this.epochsPerSecond(), 2)} epochs a second`;
   }
 
   epochsPerSecond() {
@@ -503,9 +514,10 @@ class Player {
     }
     Plotly.animate(this.lossDiv, loss, ANIM);
     const [ylo, yhi] = this.data.y_range;
+    const slack = 0.05 * (yhi - ylo); // a curve that only grazes the edge is still in view
     const off = [];
-    if (hi > yhi) off.push(`up to ${fmt(hi, 2)}`);
-    if (lo < ylo) off.push(`down to ${fmt(lo, 2)}`);
+    if (hi > yhi + slack) off.push(`up to ${fmt(hi, 2)}`);
+    if (lo < ylo - slack) off.push(`down to ${fmt(lo, 2)}`);
     this.offNote.textContent = off.length ? `The model is off the chart here: its curve goes ${off.join(" and ")}.` : "";
     this.offNote.hidden = off.length === 0;
     this.frameNote.textContent = inexact.length
@@ -534,11 +546,13 @@ class Player {
     }
     t.appendChild(el("thead")).appendChild(hr);
     const tb = t.appendChild(el("tbody"));
+    // One number of digits for the whole value column: enough to show every change.
+    const digits = hasNext ? Math.max(...order.map((i) => pairDigits(r.p(k, i), r.p(k + 1, i)))) : 4;
     for (const i of order) {
       const v = r.p(k, i);
       const g = r.g(k, i);
       const after = hasNext ? r.p(k + 1, i) : null;
-      const [vs, as] = hasNext ? fmtPair(v, after) : [fmt(v), "—"];
+      const [vs, as] = hasNext ? [fmt(v, digits, true), fmt(after, digits, true)] : [fmt(v), "—"];
       const cells = [r.names[i], vs, fmt(g), fmt(r.lr * g)];
       if (!r.plain_sgd) cells.push(hasNext ? fmt(after - v) : "—");
       cells.push(as);
@@ -619,7 +633,9 @@ class Player {
         tr.appendChild(el("td", "", fmt(r.loss[k])));
         tr.appendChild(el("td", "", k > 0 ? signed(r.loss[k] - r.loss[k - 1], 3) : "—"));
         names.forEach((_, i) => tr.appendChild(el("td", "", fmt(r.p(k, i)))));
-        if (k > 0 && r.loss[k] > r.loss[k - 1]) notes.push(["warn", `${r.name}: the loss rose at epoch ${k}: the step overshot.`]);
+        if (k > 0 && r.loss[k] > r.loss[k - 1]) {
+          notes.push(["warn", `${r.name}: the loss rose from epoch ${k - 1} to ${k}: that step overshot the valley.`]);
+        }
       }
       tb.appendChild(tr);
     }

@@ -146,8 +146,18 @@ def compare_view(
     _compare_tips(data, t)
     _compare_player(_compare_timeline(tuple((k, r.key) for k, r in live.items()), live), present)
     live = {k: r.history for k, r in live.items()}
-    st.markdown("**Final results** (every metric computed on the final parameters of each run)")
-    st.dataframe(_compare_table(live), hide_index=True, width="stretch", key="compare_table")
+    st.markdown(
+        f"**Final results, after epoch {max(h.last_epoch for h in live.values())}** (every "
+        "metric computed on the final parameters of each run, whatever epoch the player shows)"
+    )
+    table = _compare_table(live)
+    st.dataframe(
+        table,
+        hide_index=True,
+        width="stretch",
+        key="compare_table",
+        column_config={c: st.column_config.NumberColumn(format="%.4g") for c in list(table)[2:]},
+    )
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
@@ -171,36 +181,38 @@ def _set_state(**values) -> None:
 
 def _compare_tips(data: DataChoice, t: TrainChoice) -> None:
     tips = []
-    c = st.columns([1, 1, 3], vertical_alignment="center")
+    # Buttons as wide as their words, side by side while they fit, then wrapped.
+    row = st.container(horizontal=True, vertical_alignment="center", gap="small")
     if data.preset is not None and data.key[4] == 0:
         tips.append("raise **Outliers** to see L1 shrug them off while L2 is pulled towards them")
-        c[0].button(
+        row.button(
             "Add 3 outliers",
             icon=":material/scatter_plot:",
             key="add_outliers",
             on_click=_set_state,
             kwargs=dict(outliers=3),
-            width="stretch",
+            width="content",
         )
     if t.epochs < 1000:
         tips.append(f"{t.epochs} epochs may stop before each loss has settled")
-        c[1].button(
+        row.button(
             "Train 1000 epochs",
             icon=":material/fast_forward:",
             key="more_epochs",
             on_click=_set_state,
             kwargs=dict(epochs=1000),
-            width="stretch",
+            width="content",
         )
     if tips:
-        c[2].caption("Tip: " + "; ".join(tips) + ".")
+        row.caption("Tip: " + "; ".join(tips) + ".")
 
 
-def _compare_table(runs) -> dict[str, list[str]]:
-    """Columns of the final results (a data frame scrolls inside its box on a phone)."""
+def _compare_table(runs) -> dict[str, list]:
+    """Columns of the final results (a data frame scrolls inside its box on a phone;
+    numbers stay numbers, so it aligns them and keeps every digit for a copy)."""
     first = next(iter(runs.values()))
     params = first.param_names[:TABLE_ROWS]
-    cols: dict[str, list[str]] = {"trained on": [], "epochs": []}
+    cols: dict[str, list] = {"trained on": [], "epochs": []}
     cols.update({LOSSES[m].label.split(" (")[0]: [] for m in LOSSES})
     cols.update({p: [] for p in params})
     for name, h in runs.items():
@@ -208,9 +220,9 @@ def _compare_table(runs) -> dict[str, list[str]]:
         metrics = evaluate(h.model, h.params[k], h.x, h.y, name, h.config["huber_delta"]).metrics
         cells = [
             LOSSES[name].label,
-            str(k),
-            *(fmt(metrics[m]) for m in LOSSES),
-            *(fmt(v) for v in h.params[k][: len(params)]),
+            k,
+            *(float(metrics[m]) for m in LOSSES),
+            *(float(v) for v in h.params[k][: len(params)]),
         ]
         for col, cell in zip(cols.values(), cells, strict=True):
             col.append(cell)
