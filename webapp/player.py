@@ -100,8 +100,12 @@ def timeline(runs: Sequence[tuple[str, str, History]], labels=("x", "y")) -> Tim
     loss = figures.player_loss_figure(list(runs))
     payload = tuple(run_payload(n, c, h) for n, c, h in runs)
     digest = hashlib.sha256()
-    for p in payload:
-        digest.update(repr(sorted((k, str(v)) for k, v in p.items())).encode())
+    for (_, _, h), p in zip(runs, payload, strict=True):
+        # What tells one run from another (the curves follow from the parameters).
+        small = {k: v for k, v in p.items() if k not in ("loss", "params", "grads", "frame_preds")}
+        digest.update(json.dumps(small, sort_keys=True, default=str).encode())
+        for arr in (h.loss, h.params, h.grads, h.grid):
+            digest.update(np.ascontiguousarray(arr).tobytes())
     still = [dict(t, y=None) if i else t for i, t in enumerate(fit["data"])]
     fit_key = _digest([still, fit["layout"]])
     loss_key = _digest([loss["layout"], [t["name"] for t in loss["data"]]])
