@@ -1,4 +1,5 @@
-"""Plotly figures as plain dicts: the animated fit, the loss curve, comparisons.
+"""Plotly figures as plain dicts: the player's fit and loss charts, the standalone animation,
+fit by hand.
 
 Figures are built as dicts in Plotly's schema with NumPy arrays packed as base64 typed
 arrays, because building and validating ``plotly.graph_objects.Figure`` objects with a few
@@ -20,7 +21,6 @@ COLORS = MappingProxyType(
     {
         "targets": "#1f2937",
         "model": "#e4572e",
-        "start": "#9ca3af",
         "l1": "#2563eb",
         "l2": "#e4572e",
         "mse": "#16a34a",
@@ -205,139 +205,6 @@ def fit_figure(h: History, labels=("x", "y"), frame_ms: int = 60) -> dict:
         layout["margin"]["b"] = 130
         layout["height"] = 500
     return dict(data=[_targets(h.x, h.y, labels), curve], layout=layout, frames=frames)
-
-
-def at_epoch(fig: dict, h: History, epoch: int) -> dict:
-    """``fig`` from ``fit_figure`` showing ``epoch`` (a shallow copy; ``fig`` is shared)."""
-    out = dict(fig)
-    curve = dict(fig["data"][1], y=packed(h.predict(epoch, h.grid)), name=f"model at epoch {epoch}")
-    out["data"] = [fig["data"][0], curve]
-    layout = dict(fig["layout"], title=dict(fig["layout"]["title"], text=epoch_title(h, epoch)))
-    if "sliders" in layout:
-        names = [s["label"] for s in layout["sliders"][0]["steps"]]
-        if str(epoch) in names:
-            layout["sliders"] = [dict(layout["sliders"][0], active=names.index(str(epoch)))]
-    out["layout"] = layout
-    return out
-
-
-def loss_figure(h: History, log: bool = False, height: int = 300) -> dict:
-    """The loss at every epoch (trace 0); ``mark_epoch`` adds the current-epoch marker."""
-    k = np.arange(len(h.loss))
-    label = LOSSES[h.config.get("loss", "l2")].label
-    layout = _layout(f"{label} by epoch", "epoch", "loss", height=height)
-    layout["yaxis"]["type"] = "log" if log else "linear"
-    layout["showlegend"] = False
-    layout["margin"] = dict(l=60, r=20, t=40, b=45)
-    return dict(
-        data=[
-            dict(
-                type="scatter",
-                mode="lines",
-                name="loss",
-                x=packed(k),
-                y=packed(h.loss),
-                line=dict(color=COLORS["model"], width=2),
-                hovertemplate="epoch %{x}<br>loss %{y:.5g}<extra></extra>",
-            )
-        ],
-        layout=layout,
-    )
-
-
-def mark_epoch(fig: dict, h: History, epoch: int) -> dict:
-    """``loss_figure`` with a marker at ``epoch`` (a shallow copy)."""
-    marker = dict(
-        type="scatter",
-        mode="markers",
-        name="this epoch",
-        x=[epoch],
-        y=[float(h.loss[epoch])],
-        marker=dict(color=COLORS["targets"], size=11, symbol="circle-open", line=dict(width=3)),
-        hovertemplate="epoch %{x}<br>loss %{y:.5g}<extra>this epoch</extra>",
-    )
-    return dict(fig, data=[fig["data"][0], marker])
-
-
-def compare_fit_figure(runs: dict[str, History], labels=("x", "y")) -> dict:
-    """Targets, the shared start, and each loss's final fit overlaid."""
-    first = next(iter(runs.values()))
-    curves = [
-        dict(
-            type="scatter",
-            mode="lines",
-            name="start",
-            x=packed(first.grid),
-            y=packed(first.predict(0, first.grid)),
-            line=dict(color=COLORS["start"], width=2, dash="dot"),
-        )
-    ]
-    finals = []
-    for name, h in runs.items():
-        if h.last_epoch < 0:
-            continue
-        pred = h.predict(h.last_epoch, h.grid)
-        finals.append(pred)
-        note = f" (diverged at {h.diverged_at})" if h.diverged_at is not None else ""
-        curves.append(
-            dict(
-                type="scatter",
-                mode="lines",
-                name=f"{LOSSES[name].label.split(' (')[0]}{note}",
-                x=packed(h.grid),
-                y=packed(pred),
-                line=dict(color=COLORS[name], width=3),
-            )
-        )
-    layout = _layout(
-        f"Final fits after {first.config.get('epochs')} epochs, same start",
-        labels[0],
-        labels[1],
-        [float(first.grid[0]), float(first.grid[-1])],
-        y_range(first.y, *finals),
-    )
-    return dict(data=[_targets(first.x, first.y, labels), *curves], layout=layout)
-
-
-def compare_loss_figure(runs: dict[str, History], log: bool = False) -> dict:
-    """Loss curves side by side, one panel per loss (each in its own units)."""
-    n = len(runs)
-    gap = 0.06
-    width = (1 - gap * (n - 1)) / n
-    data, layout = [], _layout("Training loss by epoch", "", "", height=300)
-    layout["showlegend"] = False
-    layout["margin"] = dict(l=50, r=20, t=60, b=45)
-    layout["annotations"] = []
-    for i, (name, h) in enumerate(runs.items()):
-        ax = "" if i == 0 else str(i + 1)
-        x0 = i * (width + gap)
-        layout[f"xaxis{ax}"] = dict(_axis("epoch"), domain=[x0, x0 + width], anchor=f"y{ax}")
-        layout[f"yaxis{ax}"] = dict(_axis(""), anchor=f"x{ax}", type="log" if log else "linear")
-        data.append(
-            dict(
-                type="scatter",
-                mode="lines",
-                name=name,
-                x=packed(np.arange(len(h.loss))),
-                y=packed(h.loss),
-                xaxis=f"x{ax}",
-                yaxis=f"y{ax}",
-                line=dict(color=COLORS[name], width=2),
-                hovertemplate=f"epoch %{{x}}<br>{name} %{{y:.5g}}<extra></extra>",
-            )
-        )
-        layout["annotations"].append(
-            dict(
-                text=f"<b>{LOSSES[name].label}</b>",
-                x=x0 + width / 2,
-                y=1.08,
-                xref="paper",
-                yref="paper",
-                showarrow=False,
-                font=dict(size=13),
-            )
-        )
-    return dict(data=data, layout=layout)
 
 
 def hand_figure(x, y, grid, preds, title: str, labels=("x", "y"), rng=None) -> dict:

@@ -42,10 +42,15 @@ def assert_all_finite_outputs(h) -> None:
     for frame in fig["frames"]:
         assert np.isfinite(unpack(frame["data"][0]["y"])).all()
     assert all(np.isfinite(v) for v in fig["layout"]["yaxis"]["range"])
-    shown = figures.at_epoch(fig, h, h.last_epoch)
-    assert "nan" not in json.dumps(shown["layout"]["title"]).lower()
-    loss_fig = figures.mark_epoch(figures.loss_figure(h), h, h.last_epoch)
+    assert "nan" not in json.dumps(fig["layout"]["title"]).lower()
+    runs = [("model", "#000", h)]
+    shown = figures.player_fit_figure(runs)
+    assert np.isfinite(unpack(shown["data"][1]["y"])).all()
+    assert all(np.isfinite(v) for v in shown["layout"]["yaxis"]["range"])
+    loss_fig = figures.player_loss_figure(runs)
     assert np.isfinite(unpack(loss_fig["data"][0]["y"])).all()
+    for axis in ("xaxis", "yaxis"):
+        assert all(np.isfinite(v) for v in loss_fig["layout"][axis]["range"])
     json.loads(history_json(h))  # strict JSON: would fail on NaN / Infinity
     rows = list(csv.reader(io.StringIO(history_csv(h))))
     assert len(rows) == len(h.loss) + 1
