@@ -652,8 +652,7 @@ class Player {
   runSummary() {
     const parts = [];
     for (const r of this.runs) {
-      let up = 0;
-      for (let k = 1; k <= r.last; k++) if (r.loss[k] > r.loss[k - 1]) up += 1;
+      const up = r.rises; // counted in Python, where the ▲ markers come from
       if (up > 0) {
         const who = this.runs.length > 1 ? `${r.name}: the` : "The";
         parts.push(`${who} loss rose at ${up} of ${r.last} steps (▲ on the curve): those steps overshot the valley; a smaller learning rate would not.`);

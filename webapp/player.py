@@ -91,6 +91,7 @@ def run_payload(name: str, colour: str, h: History) -> dict:
         frame_epochs=_typed(np.asarray(h.frame_epochs, np.int32)),
         frame_preds=figures.packed(h.frame_preds),
         ranges=figures.loss_ranges(h.loss),
+        rises=len(figures.rises(h.loss)),
     )
 
 
