@@ -215,3 +215,15 @@ def test_a_perfect_fit_with_rounding_residuals_still_leaves_under_l1_and_l2():
     h = fit(data=(x, y), model="line", loss="mse", init=start, lr=0.1, epochs=100)
     assert np.all(h.loss < 1e-32)
     np.testing.assert_allclose(h.params, [[0.1, 0.3]] * 101, rtol=1e-15)
+
+
+def test_the_player_receives_the_float64_history_bit_for_bit():
+    from explorer.figures import unpack
+    from webapp.player import run_payload
+
+    model, x, y, truth = big_offset_line()
+    h = fit(data=(x, y), model=model, init={"m": 1.1, "b": 0.1}, lr=0.01, epochs=3)
+    payload = run_payload("run", "#000", h)
+    for key, values in (("loss", h.loss), ("params", h.params), ("grads", h.grads)):
+        assert payload[key]["dtype"] == "f8"
+        np.testing.assert_array_equal(unpack(payload[key]), np.ravel(values))
