@@ -8,7 +8,7 @@ Run from the project root, with the project's virtual environment:
 (``.venv/bin/python benchmarks/bench_engine.py`` works too; the script puts the project
 root on ``sys.path`` itself, so PYTHONPATH is not needed.) It takes well under 2 minutes.
 
-What it measures, all on the CPU with float32 parameters:
+What it measures, all on the CPU in float64 (the engine's precision; every baseline too):
 
 1. 1,000 epochs on the ``fastai-quadratic`` preset (20 points), quadratic model
    a*x^2 + b*x + c from a = b = c = 1.1, L1 (mean absolute error), lr 0.01, plain SGD:
@@ -67,7 +67,7 @@ FLOOR_BIG = 0.2  # seconds, 10k epochs x 10k points once compiled
 FLOOR_FIRST = 1.0  # seconds, first call including compile
 
 # Tolerance of the agreement check on final parameters. L1's gradient only sees the signs
-# of the errors, so float32 rounding in a different order can flip one sign near the fit
+# of the errors, so rounding in a different order can flip one sign near the fit
 # and shift a trajectory by about one step (lr * mean(x^2) ~ 0.02).
 AGREE_ATOL = 5e-2
 
@@ -81,7 +81,7 @@ from explorer.train import train
 t1 = time.perf_counter()
 data = make_preset("fastai-quadratic")
 model = build_model("quadratic")
-p0 = np.full(3, 1.1, np.float32)
+p0 = np.full(3, 1.1, np.float64)
 t2 = time.perf_counter()
 h = train(data, model, p0, loss="l1", optimizer="sgd", lr=0.01, epochs=1000)
 t3 = time.perf_counter()
@@ -167,32 +167,32 @@ def numpy_loop(x, y, p0, epochs: int) -> np.ndarray:
     """Analytic MAE gradient written per parameter: mean(sign(e) x^2), mean(sign(e) x), ..."""
     x2 = x * x
     p = p0.copy()
-    hp = np.empty((epochs + 1, 3), np.float32)
-    hl = np.empty(epochs + 1, np.float32)
-    hg = np.empty((epochs + 1, 3), np.float32)
+    hp = np.empty((epochs + 1, 3), np.float64)
+    hl = np.empty(epochs + 1, np.float64)
+    hg = np.empty((epochs + 1, 3), np.float64)
     for k in range(epochs + 1):
         a, b, c = p
         e = a * x2 + b * x + c - y
         s = np.sign(e)
-        g = np.array([np.mean(s * x2), np.mean(s * x), np.mean(s)], np.float32)
+        g = np.array([np.mean(s * x2), np.mean(s * x), np.mean(s)], np.float64)
         hp[k], hl[k], hg[k] = p, np.mean(np.abs(e)), g
-        p = p - np.float32(LR) * g
+        p = p - np.float64(LR) * g
     return hp
 
 
 def numpy_matrix_loop(x, y, p0, epochs: int) -> np.ndarray:
     """The same gradient as one matrix product: X @ sign(e) / n with X = [x^2; x; 1]."""
     features = np.stack([x * x, x, np.ones_like(x)])
-    n = np.float32(x.size)
+    n = np.float64(x.size)
     p = p0.copy()
-    hp = np.empty((epochs + 1, 3), np.float32)
-    hl = np.empty(epochs + 1, np.float32)
-    hg = np.empty((epochs + 1, 3), np.float32)
+    hp = np.empty((epochs + 1, 3), np.float64)
+    hl = np.empty(epochs + 1, np.float64)
+    hg = np.empty((epochs + 1, 3), np.float64)
     for k in range(epochs + 1):
         e = p @ features - y
         g = features @ np.sign(e) / n
         hp[k], hl[k], hg[k] = p, np.abs(e).mean(), g
-        p = p - np.float32(LR) * g
+        p = p - np.float64(LR) * g
     return hp
 
 
@@ -202,9 +202,9 @@ def numpy_matrix_loop(x, y, p0, epochs: int) -> np.ndarray:
 def bench_small(repeats: int, eager_epochs: int) -> dict:
     data = make_preset("fastai-quadratic")
     model = build_model("quadratic")
-    p0 = np.full(3, START, np.float32)
-    x32, y32 = data.x.astype(np.float32), data.y.astype(np.float32)
-    xj, yj = jnp.asarray(x32), jnp.asarray(y32)
+    p0 = np.full(3, START, np.float64)
+    x64, y64 = data.x.astype(np.float64), data.y.astype(np.float64)
+    xj, yj = jnp.asarray(x64), jnp.asarray(y64)
 
     def run_engine(epochs=EPOCHS):
         return train(data, model, p0, loss="l1", optimizer="sgd", lr=LR, epochs=epochs)
@@ -226,8 +226,8 @@ def bench_small(repeats: int, eager_epochs: int) -> dict:
     jit_loop(xj, yj, p0, 3)  # warm-up: compile the step
     loop_repeats = max(1, min(5, repeats))
     t_jit, _, jit_p = timed(lambda: jit_loop(xj, yj, p0, EPOCHS), loop_repeats)
-    t_np, _, np_p = timed(lambda: numpy_loop(x32, y32, p0, EPOCHS), loop_repeats)
-    t_npm, _, npm_p = timed(lambda: numpy_matrix_loop(x32, y32, p0, EPOCHS), loop_repeats)
+    t_np, _, np_p = timed(lambda: numpy_loop(x64, y64, p0, EPOCHS), loop_repeats)
+    t_npm, _, npm_p = timed(lambda: numpy_matrix_loop(x64, y64, p0, EPOCHS), loop_repeats)
 
     print(
         f"   engine train() full call      {ms(t_engine)}  ({t_engine / EPOCHS * 1e6:.2f} us/epoch;"
@@ -273,7 +273,7 @@ def bench_small(repeats: int, eager_epochs: int) -> dict:
 def bench_big(repeats: int) -> float:
     data = make_preset("fastai-quadratic", points=BIG_POINTS)
     model = build_model("quadratic")
-    p0 = np.full(3, START, np.float32)
+    p0 = np.full(3, START, np.float64)
 
     def run():
         return train(data, model, p0, loss="l2", optimizer="sgd", lr=LR, epochs=BIG_EPOCHS)

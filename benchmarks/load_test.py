@@ -26,8 +26,8 @@ the server's RSS (VmRSS of the process and its children from /proc, sampled ever
 0.2 s) and its kernel peak (VmHWM).
 
 Memory bound: the final RSS must be within ``--bound-mb`` (default 300 MB) of the RSS after
-warm-up. The run cache keeps at most 48 runs (``webapp/runs.py``); at most 48 of the
-largest runs here hold about 48 x 4.3 MB = 210 MB, plus allocator slack. Without the
+warm-up. The run cache keeps at most 24 runs (``webapp/runs.py``; 48 before float64 doubled
+each run); at most 24 of the largest runs here hold about 24 x 9 MB = 216 MB, plus allocator slack. Without the
 limit the 200 settings would keep all their runs: about 100 x 4.3 MB + 100 x 0.3 MB =
 460 MB more, above the bound (measured on a copy of the app with ``max_entries=None``:
 +556 MB, FAIL). The RSS at each quarter of the settings is printed too: with a working

@@ -191,7 +191,7 @@ class Comparison:
     def table(self) -> list[dict]:
         """One row per loss: final value of every metric, final parameters, epochs run.
 
-        A metric that overflows float32 at the final parameters is None, as are all values
+        A metric that overflows float64 at the final parameters is None, as are all values
         of a run that was not finite even at its start.
         """
         rows = []

@@ -31,9 +31,14 @@ FONT = MappingProxyType(dict(family='"Source Sans", sans-serif', size=14))  # St
 DASHES = ("solid", "dash", "dot", "dashdot")  # compared runs stay apart where they overlap
 
 
-def packed(values, dtype: str = "<f4") -> dict:
-    """A typed array for Plotly: ``{"dtype": "f4", "bdata": base64}`` (float32 unless
-    ``dtype`` says otherwise: "<f8", "<i4")."""
+def packed(values, dtype: str | None = None) -> dict:
+    """A typed array for Plotly: ``{"dtype": "f4", "bdata": base64}``. Curves are drawn,
+    not read, so float32 by default (half the bytes), or float64 when a finite value lies
+    beyond float32's range (a diverging float64 run); ``dtype`` ("<f8", "<i4") overrides."""
+    if dtype is None:
+        arr = np.asarray(values, dtype=np.float64)
+        big = np.abs(arr[np.isfinite(arr)]) > np.finfo(np.float32).max
+        dtype = "<f8" if big.any() else "<f4"
     arr = np.ascontiguousarray(np.asarray(values, dtype=dtype))
     return {"dtype": dtype[1:], "bdata": base64.b64encode(arr.tobytes()).decode("ascii")}
 

@@ -129,8 +129,8 @@ def every_loss(err: jax.Array, mask: jax.Array, delta: jax.Array) -> jax.Array:
 
 def all_losses(pred, y, delta: float = 1.0) -> dict[str, float]:
     """Every registered loss of ``pred`` against ``y``, by name."""
-    pred, y = jnp.asarray(pred, jnp.float32), jnp.asarray(y, jnp.float32)
-    values = _every_loss_jit(pred - y, jnp.ones_like(y), jnp.float32(delta))
+    pred, y = jnp.asarray(pred, jnp.float64), jnp.asarray(y, jnp.float64)
+    values = _every_loss_jit(pred - y, jnp.ones_like(y), jnp.float64(delta))
     return dict(zip(LOSS_NAMES, np.asarray(values).tolist(), strict=True))
 
 

@@ -1,7 +1,7 @@
 """Models: a registry of parameterised functions of one input x.
 
 A ``Model`` is frozen and hashable, so it can key a compiled engine. Its parameters are a
-flat float32 vector inside the engine; ``layout`` names each entry (``a``, ``m[2]``) so the
+flat float64 vector inside the engine; ``layout`` names each entry (``a``, ``m[2]``) so the
 learner sees names, and ``unflatten`` gives back a dict of named arrays.
 """
 
@@ -72,10 +72,10 @@ class Model:
         return out
 
     def flatten(self, params: dict) -> np.ndarray:
-        """Dict of named values -> flat float32 vector (P,)."""
+        """Dict of named values -> flat float64 vector (P,)."""
         return np.concatenate(
-            [np.asarray(params[name], np.float32).reshape(-1) for name, _ in self.shapes]
-        ).astype(np.float32)
+            [np.asarray(params[name], np.float64).reshape(-1) for name, _ in self.shapes]
+        ).astype(np.float64)
 
     def predict(self, flat: jax.Array, x: jax.Array) -> jax.Array:
         """Predictions (n,) for inputs x (n,) with flat parameters (P,)."""
@@ -90,11 +90,11 @@ class Model:
                 entry of it (``m[1]``). A scalar value fills a whole array parameter.
 
         Returns:
-            Flat float32 vector (P,).
+            Flat float64 vector (P,).
         """
         params = _INIT[self.name](self, np.random.default_rng(seed))
         params = {
-            k: np.array(v, np.float32).reshape(dict(self.shapes)[k]) for k, v in params.items()
+            k: np.array(v, np.float64).reshape(dict(self.shapes)[k]) for k, v in params.items()
         }
         for key, value in (overrides or {}).items():
             name, index = _split_entry(key)
@@ -103,7 +103,7 @@ class Model:
                     f"{self.name} has no parameter {name!r}; its parameters are "
                     f"{', '.join(self.layout)}"
                 )
-            value = np.asarray(value, np.float32)
+            value = np.asarray(value, np.float64)
             if not np.all(np.isfinite(value)):
                 raise ValueError(f"initial value of {key} must be finite")
             if index is None:

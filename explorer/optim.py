@@ -17,7 +17,7 @@ import optax
 
 
 class Hyper(NamedTuple):
-    """Traced optimizer and loss settings (float32 scalars inside the engine)."""
+    """Traced optimizer and loss settings (float64 scalars inside the engine)."""
 
     lr: jax.Array
     momentum: jax.Array

@@ -82,7 +82,7 @@ class History:
 
     def predict(self, epoch: int, x: np.ndarray) -> np.ndarray:
         """The model's predictions at ``x`` with the parameters of ``epoch``."""
-        return np.asarray(_predict_fn(self.model)(self.params[epoch], jnp.asarray(x, jnp.float32)))
+        return np.asarray(_predict_fn(self.model)(self.params[epoch], jnp.asarray(x, jnp.float64)))
 
     def to_dict(self) -> dict:
         """The JSON schema of ``python -m explorer fit --json``."""
@@ -164,12 +164,12 @@ def evaluate(
     (fit by hand) or changing the number of points within a bucket never recompiles."""
     xp, yp, mask = pad(x, y)
     value, grad, every = _evaluate_fn(model)(
-        np.asarray(params, np.float32),
+        np.asarray(params, np.float64),
         xp,
         yp,
         mask,
         np.int32(loss_index(loss)),
-        np.float32(huber_delta),
+        np.float64(huber_delta),
     )
     metrics = dict(zip(LOSSES, np.asarray(every).tolist(), strict=True))
     return Evaluation(float(value), np.asarray(grad), metrics)
@@ -179,7 +179,7 @@ def pad(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarra
     """x, y padded with zeros to ``bucket_size(n)``, and the 0/1 mask of the real points."""
     n = len(x)
     size = bucket_size(n)
-    xp, yp, mask = (np.zeros(size, np.float32) for _ in range(3))
+    xp, yp, mask = (np.zeros(size, np.float64) for _ in range(3))
     xp[:n], yp[:n], mask[:n] = x, y, 1.0
     return xp, yp, mask
 
@@ -255,9 +255,10 @@ def engine(model: Model, batch_size: int | None):
             j, p, states, hist_p, hist_l, hist_g = carry
             (p, states), (cp, cl, cg) = lax.scan(epoch, (p, states), j * CHUNK + jnp.arange(CHUNK))
             start = j * CHUNK
-            hist_p = lax.dynamic_update_slice(hist_p, cp, (start, 0))
+            zero = jnp.zeros((), start.dtype)
+            hist_p = lax.dynamic_update_slice(hist_p, cp, (start, zero))
             hist_l = lax.dynamic_update_slice(hist_l, cl, (start,))
-            hist_g = lax.dynamic_update_slice(hist_g, cg, (start, 0))
+            hist_g = lax.dynamic_update_slice(hist_g, cg, (start, zero))
             return j + 1, p, states, hist_p, hist_l, hist_g
 
         size = _N_CHUNKS * CHUNK
@@ -327,9 +328,9 @@ def train(
     frame_idx[: frames.size] = frames
     span = float(data.x.max() - data.x.min()) or 1.0
     grid = np.linspace(
-        data.x.min() - 0.05 * span, data.x.max() + 0.05 * span, GRID, dtype=np.float32
+        data.x.min() - 0.05 * span, data.x.max() + 0.05 * span, GRID, dtype=np.float64
     )
-    p0 = np.asarray(p0, np.float32)
+    p0 = np.asarray(p0, np.float64)
     if p0.shape != (model.n_params,):
         raise ValueError(f"{model.name} takes {model.n_params} parameters, got shape {p0.shape}")
 
@@ -338,7 +339,7 @@ def train(
         y,
         mask,
         p0,
-        np.array([lr, momentum, beta1, beta2, huber_delta], np.float32),
+        np.array([lr, momentum, beta1, beta2, huber_delta], np.float64),
         np.array([loss_index(loss), optimizer_index(optimizer), epochs, seed], np.uint32),
         frame_idx,
         grid,
@@ -368,7 +369,7 @@ def train(
             beta2=beta2,
             huber_delta=huber_delta,
         )
-    frames, preds, grid = frames[keep], preds[keep], grid.astype(np.float64)
+    frames, preds = frames[keep], preds[keep]
     for arr in (hist_p, hist_l, hist_g, preds, frames, grid):
         arr.flags.writeable = False  # the app shares one History between sessions
     return History(

@@ -21,8 +21,9 @@ SESSIONS = 8
 # radio (odd ones), then the player's Back button.
 ACTIONS = ("step", "lr_or_loss", "back")
 MEMORY_SETTINGS = 50
-# The run cache holds at most 48 runs; the largest runs here are about 4.3 MB each
-# (48 x 4.3 MB = 210 MB), plus allocator slack. The full benchmark shows a limitless cache
+# The run cache holds at most 24 runs; in float64 the largest runs here are about 9 MB
+# each with their player data (24 x 9 MB = 216 MB), plus allocator slack. (At 48 runs
+# float64 grew 804 MB over the warm-up, against 300.) The full benchmark shows a limitless cache
 # going past this bound after 200 settings; 60 settings only rules out gross growth.
 MEMORY_BOUND_MB = 300
 

@@ -90,10 +90,10 @@ def test_gradient_of_model_and_loss_matches_finite_differences(name, size, loss)
 
 
 @pytest.mark.parametrize(("name", "size"), MODEL_CASES, ids=CASE_IDS)
-def test_init_is_float32_and_deterministic_by_seed(name, size):
+def test_init_is_float64_and_deterministic_by_seed(name, size):
     model = build_model(name, **size)
     a, b, c = model.init(3), model.init(3), model.init(4)
-    assert a.dtype == np.float32
+    assert a.dtype == np.float64
     assert a.shape == (model.n_params,)
     np.testing.assert_array_equal(a, b)
     assert np.all(np.isfinite(a))
@@ -134,10 +134,10 @@ def test_override_a_scalar():
     model = build_model("quadratic")
     base = model.init(0)
     p = model.init(0, {"a": 1.1})
-    assert p[0] == np.float32(1.1)
+    assert p[0] == 1.1
     np.testing.assert_array_equal(p[1:], base[1:])
     p = model.init(0, {"a": 1.1, "b": 1.1, "c": 1.1})
-    np.testing.assert_array_equal(p, np.float32([1.1, 1.1, 1.1]))
+    np.testing.assert_array_equal(p, [1.1, 1.1, 1.1])
 
 
 def test_override_a_whole_vector_with_a_scalar_or_a_list():

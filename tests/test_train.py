@@ -5,6 +5,8 @@ Most runs share one compiled engine (quadratic model, data bucket of 32, full ba
 suite stays fast.
 """
 
+from fractions import Fraction
+
 import jax
 import numpy as np
 import pytest
@@ -37,10 +39,9 @@ def np_quad(params, x):
     return a * x**2 + b * x + c
 
 
-def f32(data: Dataset):
-    """The points as the engine sees them (float32), in float64 for reference sums."""
-    x, y = data.x.astype(np.float32), data.y.astype(np.float32)
-    return x.astype(np.float64), y.astype(np.float64)
+def points(data: Dataset):
+    """The points as the engine sees them: float64, as the Dataset holds them."""
+    return np.asarray(data.x, np.float64), np.asarray(data.y, np.float64)
 
 
 def test_history_has_one_entry_per_epoch_plus_the_start():
@@ -48,7 +49,7 @@ def test_history_has_one_entry_per_epoch_plus_the_start():
     assert h.params.shape == (26, 3)
     assert h.loss.shape == (26,)
     assert h.grads.shape == (26, 3)
-    assert h.params.dtype == h.loss.dtype == h.grads.dtype == np.float32
+    assert h.params.dtype == h.loss.dtype == h.grads.dtype == np.float64
     np.testing.assert_array_equal(h.params[0], P0)
     assert h.diverged_at is None
     assert h.last_epoch == 25
@@ -70,17 +71,13 @@ def test_zero_epochs_is_just_the_start():
 def test_sgd_step_is_params_minus_lr_times_grads(loss, lr):
     h = train(NOISY, QUAD, P0, loss=loss, optimizer="sgd", lr=lr, epochs=60)
     p, g, nxt = h.params[:-1], h.grads[:-1], h.params[1:]
-    lr32 = np.float32(lr)
-    two_roundings = p - lr32 * g  # float32: round lr*g, then round the difference
-    # XLA on CPU fuses this into a fused multiply-add: p - lr*g rounded once. The two can
+    two_roundings = p - lr * g  # float64: round lr*g, then round the difference
+    # XLA on CPU may fuse this into a fused multiply-add: p - lr*g rounded once. The two can
     # differ by more than 1 ulp of the result when p and lr*g nearly cancel, so instead of a
-    # tolerance each entry must be bitwise one of the two float32 evaluations. (The float64
-    # product of two float32 values is exact, so casting p - lr*g computed in float64 gives
-    # the single rounding.)
-    one_rounding = (p.astype(np.float64) - np.float64(lr32) * g.astype(np.float64)).astype(
-        np.float32
-    )
-    assert two_roundings.dtype == np.float32
+    # tolerance each entry must be bitwise one of the two float64 evaluations. (Fractions
+    # compute p - lr*g exactly, and float() rounds it once.)
+    one_rounding = np.vectorize(lambda p, g: float(Fraction(p) - Fraction(lr) * Fraction(g)))(p, g)
+    assert two_roundings.dtype == np.float64
     ok = (nxt == two_roundings) | (nxt == one_rounding)
     assert ok.all(), f"steps {np.argwhere(~ok)[:5].tolist()} are not p - lr*g"
 
@@ -88,7 +85,7 @@ def test_sgd_step_is_params_minus_lr_times_grads(loss, lr):
 @pytest.mark.parametrize(("loss", "delta"), [(n, 1.0) for n in LOSSES] + [("huber", 0.7)])
 def test_loss_history_is_the_loss_at_each_params(loss, delta):
     h = train(NOISY, QUAD, P0, loss=loss, lr=0.01, epochs=30, huber_delta=delta)
-    x, y = f32(NOISY)
+    x, y = points(NOISY)
     expected = [np_loss(loss, np_quad(p, x) - y, delta) for p in h.params]
     np.testing.assert_allclose(h.loss, expected, rtol=2e-5)
 
@@ -96,7 +93,7 @@ def test_loss_history_is_the_loss_at_each_params(loss, delta):
 @pytest.mark.parametrize("loss", list(LOSSES))
 def test_grad_history_matches_finite_differences(loss):
     h = train(NOISY, QUAD, P0, loss=loss, lr=0.01, epochs=30)
-    x, y = f32(NOISY)
+    x, y = points(NOISY)
     for k in (0, 1, 15, 30):
         fd = finite_differences(lambda p: np_loss(loss, np_quad(p, x) - y), h.params[k])
         np.testing.assert_allclose(h.grads[k], fd, rtol=1e-4, atol=1e-5)
@@ -152,11 +149,11 @@ def test_converges_to_the_known_quadratic(optimizer):
 
 
 def test_l2_at_a_perfect_fit_stays_put_with_zero_gradient():
-    # Quarter steps keep every prediction exact in float32, so the errors are exactly 0
-    # (with rounding noise the RMSE gradient is a unit-size direction, as it should be).
+    # Quarter steps keep every prediction exact, so the errors are exactly 0 (with rounding
+    # noise the RMSE gradient is a unit-size direction: see test_precision.py).
     x = np.arange(-8, 12) / 4
     data = Dataset(x, 3 * x**2 + 2 * x + 1)
-    start = np.float32([3.0, 2.0, 1.0])
+    start = np.array([3.0, 2.0, 1.0])
     h = train(data, QUAD, start, loss="l2", lr=0.1, epochs=5)
     assert h.diverged_at is None
     np.testing.assert_array_equal(h.loss, 0.0)
@@ -204,8 +201,8 @@ def test_minibatch_epoch_visits_every_point_once():
     # total in an epoch whatever the shuffle, iff every real point is used exactly once.
     data = Dataset(X + 1, 100.0 + X)
     lr = 0.001
-    h = train(data, QUAD, np.zeros(3, np.float32), loss="l1", lr=lr, epochs=3, batch_size=5)
-    x, _ = f32(data)
+    h = train(data, QUAD, np.zeros(3), loss="l1", lr=lr, epochs=3, batch_size=5)
+    x, _ = points(data)
     per_epoch = lr * np.array([np.sum(x**2), np.sum(x), x.size]) / 5
     np.testing.assert_allclose(np.diff(h.params, axis=0), np.tile(per_epoch, (3, 1)), rtol=1e-5)
 
@@ -214,8 +211,8 @@ def test_minibatch_partial_last_batch_is_a_mean():
     # 12 identical points in batches of 5, 5 and 2: every batch's mean gradient is the full
     # gradient, so an epoch is three plain SGD steps (padding in the last batch is masked).
     data = Dataset(np.full(12, 1.5), np.full(12, 4.0))
-    lr = np.float32(0.01)
-    h = train(data, QUAD, np.zeros(3, np.float32), loss="mse", lr=float(lr), epochs=2, batch_size=5)
+    lr = 0.01
+    h = train(data, QUAD, np.zeros(3), loss="mse", lr=lr, epochs=2, batch_size=5)
     p = np.zeros(3, np.float64)
     for _ in range(3):
         e = np_quad(p, np.float64(1.5)) - 4.0
@@ -239,7 +236,7 @@ def test_zero_learning_rate_leaves_params_unchanged(optimizer):
 
 
 def test_momentum_first_steps_follow_the_optax_formula():
-    lr, mu = np.float32(0.01), np.float32(0.5)
+    lr, mu = 0.01, 0.5
     h = train(
         NOISY,
         QUAD,
@@ -289,7 +286,7 @@ def test_frames_of_a_long_run_are_thinned_and_match_predictions():
     # The grid covers the data with a margin.
     assert h.grid[0] < NOISY.x.min() and h.grid[-1] > NOISY.x.max()
     for i, k in enumerate(fe):
-        expected = np_quad(h.params[k], h.grid.astype(np.float32).astype(np.float64))
+        expected = np_quad(h.params[k], h.grid)
         np.testing.assert_allclose(h.frame_preds[i], expected, rtol=1e-5, atol=1e-5)
     # History.predict agrees with the frames.
     np.testing.assert_allclose(h.predict(int(fe[-1]), h.grid), h.frame_preds[-1], rtol=1e-6)
@@ -414,7 +411,7 @@ def test_fastai_lesson_first_steps():
         epochs=10,
         init={"a": 1.1, "b": 1.1, "c": 1.1},
     )
-    np.testing.assert_array_equal(h.params[0], np.float32([1.1, 1.1, 1.1]))
+    np.testing.assert_array_equal(h.params[0], [1.1, 1.1, 1.1])
     # The notebook prints step=0; loss=2.42 and step=1; loss=2.40 (2.4219 to 4 d.p.).
     assert round(float(h.loss[0]), 4) == 2.4219
     assert round(float(h.loss[1]), 2) == 2.40

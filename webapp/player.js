@@ -44,6 +44,9 @@ export function fmt(v, digits = 4, keep = false) {
   return s.replace(/^-/, MINUS);
 }
 
+/** The most significant digits in the step table's value columns. */
+const TABLE_DIGITS = 9;
+
 /** How many significant digits show that a and b differ (4 at least). */
 export function pairDigits(a, b) {
   let d = 4;
@@ -546,8 +549,12 @@ class Player {
     }
     t.appendChild(el("thead")).appendChild(hr);
     const tb = t.appendChild(el("tbody"));
-    // One number of digits for the whole value column: enough to show every change.
-    const digits = hasNext ? Math.max(...order.map((i) => pairDigits(r.p(k, i), r.p(k + 1, i)))) : 4;
+    // One number of digits for the whole value column: enough to show every change, up to
+    // TABLE_DIGITS (what fits a phone). A smaller change, such as a float64 rounding error
+    // in a gradient that is 0 in exact arithmetic, shows in the lr × gradient and step cells.
+    const digits = hasNext
+      ? Math.min(TABLE_DIGITS, Math.max(...order.map((i) => pairDigits(r.p(k, i), r.p(k + 1, i)))))
+      : 4;
     for (const i of order) {
       const v = r.p(k, i);
       const g = r.g(k, i);

@@ -19,7 +19,7 @@ from explorer.figures import COLORS
 from .controls import DataChoice, ModelChoice, TrainChoice
 from .player import Timeline, timeline
 
-MAX_CACHED_RUNS = 48
+MAX_CACHED_RUNS = 24
 
 
 @dataclass(frozen=True)

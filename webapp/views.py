@@ -267,10 +267,10 @@ def hand_view(
     # the slider is hidden: the values stay in the link for a run that starts from them.
     for name, v in zip(names, values, strict=True):
         st.query_params[f"hand_{name}"] = f"{v:.10g}"
-    p = np.asarray(values, np.float32)
+    p = np.asarray(values, np.float64)
     span = float(np.ptp(ds.x)) or 2.0
     grid = np.linspace(ds.x.min() - 0.05 * span, ds.x.max() + 0.05 * span, 200)
-    preds = np.asarray(model.predict(p, grid.astype(np.float32)))
+    preds = np.asarray(model.predict(p, grid))
     measured = evaluate(model, p, ds.x, ds.y, t.loss, t.huber_delta)
     metrics = measured.metrics
     title = f"{LOSSES[t.loss].label.split(' (')[0]}: {metrics[t.loss]:.2f}"
