@@ -3,7 +3,8 @@ select_slider over the same options) and one small chart."""
 
 import streamlit as st
 
-from webapp.controls import LR_OPTIONS, lr_label
+from webapp.controls import LR_OPTIONS, label
+from explorer.registry import SETTINGS
 
-lr = st.select_slider("Learning rate", LR_OPTIONS, value=0.01, format_func=lr_label, key="lr")
+lr = st.select_slider("Learning rate", LR_OPTIONS, value=0.01, format_func=lambda v: label(SETTINGS["lr"], v), key="lr")
 st.plotly_chart({"data": [{"type": "scatter", "y": [0, lr, 1]}]}, width="stretch")

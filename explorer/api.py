@@ -1,163 +1,175 @@
-"""The Python API: ``fit`` and ``compare``, named as the command line's flags."""
+"""The Python API: ``fit`` and ``compare``, named as the command line's flags.
+
+``resolve`` is the one place where a run's settings are filled in and checked: the command
+line, the app and ``fit`` all go through it.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from types import MappingProxyType
 
 import numpy as np
 
 from .csvdata import load_csv
-from .data import PRESETS, Dataset, make_preset
-from .losses import LOSSES
-from .models import build_model
+from .data import Dataset, make_preset
+from .losses import LOSS_SETTINGS, LOSSES
+from .models import MODELS, Model, build_model
+from .optim import OPTIMIZERS
+from .registry import DEFAULT_PRESET, LOSS, SETTINGS, suggested
+from .settings import BATCH_SIZE
 from .train import History, evaluate, train
 
-DEFAULT_PRESET = "fastai-quadratic"
-# Settings for data that comes without a preset's suggestions (a CSV, arrays).
-GENERIC_DEFAULTS = MappingProxyType(
-    dict(model="quadratic", loss="l2", optimizer="sgd", lr=0.01, epochs=100)
-)
+__all__ = ["DEFAULT_PRESET", "Comparison", "RunSpec", "compare", "fit", "resolve", "run"]
 
 
 @dataclass(frozen=True)
 class RunSpec:
-    """Every setting of one run, with the preset's suggestions filled in."""
+    """Every setting of one run, filled in and checked.
+
+    Attributes:
+        data: the target points.
+        model: the model, its size fixed.
+        values: every setting by name (``SETTINGS``), checked; see ``used`` for the ones
+            this run reads.
+        init: explicit initial values, ``((name, value), ...)`` sorted.
+        source: how the data was made (the preset and its knobs, or the file's name).
+    """
 
     data: Dataset
-    model_name: str
-    size: dict
-    loss: str
-    optimizer: str
-    lr: float
-    epochs: int
-    batch_size: int | None
-    seed: int
-    init: dict
-    momentum: float
-    beta1: float
-    beta2: float
-    huber_delta: float
-    source: dict  # how the data was made (preset knobs or file name)
+    model: Model
+    values: Mapping
+    init: tuple
+    source: Mapping
+
+    @property
+    def loss(self) -> str:
+        return self.values["loss"]
+
+    @property
+    def used(self) -> dict:
+        """The settings this run reads, by name: those of its model, loss and optimizer
+        only, so two runs that differ in a setting neither reads are the same run."""
+        v = self.values
+        out = dict(model=v["model"], **dict(self.model.size), loss=v["loss"])
+        out.update({s.name: v[s.name] for s in LOSSES[v["loss"]].settings})
+        out.update(lr=v["lr"], epochs=v["epochs"], optimizer=v["optimizer"])
+        out.update({s.name: v[s.name] for s in OPTIMIZERS[v["optimizer"]].settings})
+        out.update(batch_size=v["batch_size"], seed=v["seed"])
+        return out
+
+    @property
+    def loss_settings(self) -> dict:
+        """Every loss's settings (what every metric of a run is measured with)."""
+        return {s.name: self.values[s.name] for s in LOSS_SETTINGS}
+
+    def with_loss(self, loss: str) -> RunSpec:
+        return replace(self, values=MappingProxyType({**self.values, "loss": LOSS.check(loss)}))
+
+    def config(self) -> dict:
+        """What the run records as its settings (JSON-serialisable)."""
+        init = {
+            k: float(np.asarray(v).reshape(-1)[0]) if np.size(v) == 1 else np.asarray(v).tolist()
+            for k, v in self.init
+        }
+        return dict(**self.source, **self.used, init=init)
 
 
-def resolve(
-    preset: str | None = None,
-    data=None,
-    points: int | None = None,
-    noise: float | None = None,
-    outliers: int = 0,
-    seed: int = 42,
-    model: str | None = None,
-    degree: int | None = None,
-    relus: int | None = None,
-    width: int | None = None,
-    activation: str | None = None,
-    loss: str | None = None,
-    optimizer: str | None = None,
-    lr: float | None = None,
-    epochs: int | None = None,
-    batch_size: int | None = None,
-    init: dict | None = None,
-    momentum: float = 0.9,
-    beta1: float = 0.9,
-    beta2: float = 0.999,
-    huber_delta: float = 1.0,
-) -> RunSpec:
-    """Fill in a run's settings: explicit values win, then the preset's suggestions."""
+def resolve(preset: str | None = None, data=None, init: dict | None = None, **given) -> RunSpec:
+    """Fill in and check a run's settings: explicit values win, then the preset's
+    suggestions, then each setting's default (``explorer.registry.SETTINGS``).
+
+    A preset's suggested size (degree, relus, ...) and start (``init``) apply only to the
+    model it suggests.
+
+    Raises:
+        ValueError: an unknown setting, or a value out of its bounds.
+    """
+    unknown = [k for k in given if k not in SETTINGS]
+    if unknown:
+        raise ValueError(f"unknown setting {unknown[0]!r}; the settings are {', '.join(SETTINGS)}")
     if data is not None and preset is not None:
         raise ValueError("give either a preset or data, not both")
+    given = {k: v for k, v in given.items() if v is not None}
     if data is None:
         preset = preset or DEFAULT_PRESET
-        dataset = make_preset(preset, points=points, noise=noise, outliers=outliers, seed=seed)
-        suggested = {**GENERIC_DEFAULTS, **PRESETS[preset].defaults}
+        base = suggested(preset)
+    else:
+        base = suggested(None)
+    values = {**base, **given}
+    model_name = SETTINGS["model"].check(values["model"])
+    if model_name != base["model"]:
+        # Size and start suggested for another model do not carry over.
+        for s in MODELS[model_name].settings:
+            values[s.name] = given.get(s.name, s.default)
+        base_init = None
+    else:
+        base_init = base.get("init")
+    values.pop("init", None)
+    if init is None:
+        init = base_init
+    for name, s in SETTINGS.items():
+        cap = values["points"] if s.high_from else None
+        values[name] = s.check(values[name], high=cap)
+    if data is None:
+        dataset = make_preset(
+            preset,
+            points=values["points"],
+            noise=values["noise"],
+            outliers=values["outliers"],
+            seed=values["seed"],
+        )
         source = dict(
-            preset=preset,
-            points=dataset.n,
-            noise=noise if noise is not None else PRESETS[preset].noise,
-            outliers=outliers,
+            preset=preset, points=dataset.n, noise=values["noise"], outliers=values["outliers"]
         )
     else:
-        if isinstance(data, Dataset):
-            dataset = data
-        elif isinstance(data, (str, bytes)) or hasattr(data, "read_bytes"):
-            dataset = load_csv(data)
-        else:
-            x, y = data
-            dataset = Dataset(np.asarray(x, float), np.asarray(y, float), "arrays")
-        suggested = dict(GENERIC_DEFAULTS)
+        dataset = _dataset(data)
         source = dict(data=dataset.name, points=dataset.n)
-    model = model or suggested["model"]
-    size = {
-        k: v
-        for k, v in dict(degree=degree, relus=relus, width=width, activation=activation).items()
-        if v is not None
-    }
-    for key in ("relus", "degree", "width", "activation"):
-        if key not in size and model == suggested["model"] and key in suggested:
-            size[key] = suggested[key]
-    if init is None and model == suggested["model"]:
-        init = suggested.get("init")
-    if optimizer is None:
-        optimizer = suggested.get("optimizer", "sgd")
+        values.update(points=dataset.n, noise=0.0, outliers=0)
+    values["batch_size"] = _batch(values["batch_size"], dataset.n)
+    model = build_model(model_name, **values)
     return RunSpec(
         data=dataset,
-        model_name=model,
-        size=size,
-        loss=loss or suggested["loss"],
-        optimizer=optimizer,
-        lr=suggested["lr"] if lr is None else lr,
-        epochs=suggested["epochs"] if epochs is None else epochs,
-        batch_size=batch_size,
-        seed=seed,
-        init=dict(init or {}),
-        momentum=momentum,
-        beta1=beta1,
-        beta2=beta2,
-        huber_delta=huber_delta,
-        source=source,
+        model=model,
+        values=MappingProxyType(values),
+        init=tuple(sorted(dict(init or {}).items())),
+        source=MappingProxyType(source),
     )
+
+
+def _dataset(data) -> Dataset:
+    if isinstance(data, Dataset):
+        return data
+    if isinstance(data, (str, bytes)) or hasattr(data, "read_bytes"):
+        return load_csv(data)
+    x, y = data
+    return Dataset(np.asarray(x, float), np.asarray(y, float), "arrays")
+
+
+def _batch(batch_size, n: int) -> int | None:
+    """The batch size the run actually uses: None (full batch) for all the points or more."""
+    if batch_size is None:
+        return None
+    batch_size = BATCH_SIZE.check(batch_size)
+    return None if batch_size >= n else batch_size
 
 
 def run(spec: RunSpec) -> History:
     """Train the run a RunSpec describes."""
-    model = build_model(spec.model_name, **spec.size)
-    p0 = model.init(spec.seed, spec.init)
-    config = dict(
-        **spec.source,
-        seed=spec.seed,
-        model=model.name,
-        **dict(model.size),
-        loss=spec.loss,
-        optimizer=spec.optimizer,
-        lr=spec.lr,
-        epochs=spec.epochs,
-        batch_size=spec.batch_size,
-        init={
-            k: float(np.asarray(v).reshape(-1)[0]) if np.size(v) == 1 else np.asarray(v).tolist()
-            for k, v in spec.init.items()
-        },
-        momentum=spec.momentum,
-        beta1=spec.beta1,
-        beta2=spec.beta2,
-        huber_delta=spec.huber_delta,
-    )
+    used = spec.used
     return train(
         spec.data,
-        model,
-        p0,
-        loss=spec.loss,
-        optimizer=spec.optimizer,
-        lr=spec.lr,
-        epochs=spec.epochs,
-        batch_size=spec.batch_size,
-        seed=spec.seed,
-        momentum=spec.momentum,
-        beta1=spec.beta1,
-        beta2=spec.beta2,
-        huber_delta=spec.huber_delta,
-        config=config,
+        spec.model,
+        spec.model.init(spec.values["seed"], dict(spec.init)),
+        **{k: v for k, v in used.items() if k not in ("model", *dict(spec.model.size))},
+        config=spec.config(),
     )
+
+
+def start(spec: RunSpec) -> np.ndarray:
+    """The run's initial flat parameters (P,), without training it."""
+    return spec.model.init(spec.values["seed"], dict(spec.init))
 
 
 def fit(**settings) -> History:
@@ -186,48 +198,58 @@ def fit(**settings) -> History:
 class Comparison:
     """Runs of several losses from the same data, start and learning rate."""
 
+    spec: RunSpec
     runs: dict[str, History]
 
     def table(self) -> list[dict]:
-        """One row per loss: final value of every metric, final parameters, epochs run.
-
-        A metric that overflows float64 at the final parameters is None, as are all values
-        of a run that was not finite even at its start.
-        """
-        rows = []
-        for name, h in self.runs.items():
-            k = h.last_epoch
-            metrics = (
-                evaluate(h.model, h.params[k], h.x, h.y, name, h.config["huber_delta"]).metrics
-                if k >= 0
-                else {}
-            )
-            metrics = {m: (v if np.isfinite(v) else None) for m, v in metrics.items()}
-            rows.append(
-                dict(
-                    loss=name,
-                    epochs_run=k if k >= 0 else None,
-                    diverged_at=h.diverged_at,
-                    **{f"final_{m}": v for m, v in metrics.items()},
-                    **(
-                        dict(zip(h.param_names, h.params[k].tolist(), strict=True))
-                        if k >= 0
-                        else {}
-                    ),
-                )
-            )
-        return rows
+        """One row per loss: final value of every metric, final parameters, epochs run."""
+        return comparison_rows(self.runs, self.spec.loss_settings)
 
 
-def compare(losses=("l1", "l2"), **settings) -> Comparison:
-    """Train the same run once per loss in ``losses`` (same data, start, learning rate)."""
+def compare_specs(spec: RunSpec, losses) -> dict[str, RunSpec]:
+    """The runs of a comparison: ``spec`` once per loss (same data, start, settings)."""
     if isinstance(losses, str):
         losses = [s.strip() for s in losses.split(",") if s.strip()]
     for name in losses:
-        if name not in LOSSES:
-            raise ValueError(f"unknown loss {name!r}; choose from {', '.join(LOSSES)}")
+        LOSS.check(name)
     if not losses:
         raise ValueError("name at least one loss to compare")
-    settings.pop("loss", None)
+    return {name: spec.with_loss(name) for name in dict.fromkeys(losses)}
+
+
+def comparison_rows(runs: Mapping[str, History], loss_settings: Mapping) -> list[dict]:
+    """One row per run: the loss it was trained on, the epochs it ran, where it diverged,
+    every metric of its final parameters (``final_l1``, ...) and those parameters.
+
+    A metric that overflows float64 at the final parameters is None, as are all values of
+    a run that was not finite even at its start (``epochs_run`` None, no parameters).
+    """
+    rows = []
+    for name, h in runs.items():
+        k = h.last_epoch
+        row = dict(loss=name, epochs_run=k if k >= 0 else None, diverged_at=h.diverged_at)
+        if k >= 0:
+            metrics = evaluate(h.model, h.params[k], h.x, h.y, name, **loss_settings).metrics
+            row.update({f"final_{m}": (v if np.isfinite(v) else None) for m, v in metrics.items()})
+            row.update(zip(h.param_names, h.params[k].tolist(), strict=True))
+        else:
+            row.update({f"final_{m}": None for m in LOSSES})
+        rows.append(row)
+    return rows
+
+
+def compare(losses=("l1", "l2"), **settings) -> Comparison:
+    """Train the same run once per loss in ``losses`` (same data, start, learning rate).
+
+    Raises:
+        ValueError: ``loss=`` given (compare trains every loss in ``losses``), an unknown
+            loss, or any setting ``fit`` refuses.
+    """
+    if "loss" in settings:
+        raise ValueError(
+            "compare trains one run per loss in losses=...; it takes no loss= "
+            f"(got loss={settings['loss']!r})"
+        )
     spec = resolve(**settings)
-    return Comparison({name: run(replace(spec, loss=name)) for name in dict.fromkeys(losses)})
+    specs = compare_specs(spec, losses)
+    return Comparison(spec, {name: run(s) for name, s in specs.items()})

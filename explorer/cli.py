@@ -12,8 +12,8 @@ import numpy as np
 from .api import compare, fit
 from .data import PRESETS
 from .losses import LOSSES
-from .models import ACTIVATIONS, MODELS
-from .optim import OPTIMIZERS
+from .registry import PRESET, SETTINGS
+from .settings import Setting
 from .train import History, frame_epochs
 
 TABLE_PARAMS = 6  # parameters (and gradients) shown as columns; --json has them all
@@ -45,29 +45,33 @@ def _init_pair(text: str) -> tuple[str, float]:
     return name.strip(), number
 
 
+def _flag_help(s: Setting) -> str:
+    default = (
+        "all points"
+        if s.default is None
+        else (f"{s.default:g}" if isinstance(s.default, float) else s.default)
+    )
+    accepted = "" if s.choices else f"; {s.bounds_text()}"
+    if s.high_from:
+        accepted += f", at most {s.high_from}"
+    return f"{s.help.rstrip('.')} (default: {default}, or the preset's{accepted})"
+
+
 def _add_run_flags(p: argparse.ArgumentParser, with_loss: bool) -> None:
     src = p.add_mutually_exclusive_group()
     src.add_argument(
-        "--preset",
-        choices=list(PRESETS),
-        help="target points from a recipe (default fastai-quadratic)",
+        "--preset", choices=list(PRESETS), help=f"{PRESET.help} (default {PRESET.default})"
     )
     src.add_argument("--data", metavar="FILE.csv", help="your own points: two columns x, y")
-    p.add_argument("--points", type=int, help="number of points (presets)")
-    p.add_argument("--noise", type=float, help="noise level (presets)")
-    p.add_argument("--outliers", type=int, default=0, help="points thrown far off (presets)")
-    p.add_argument("--seed", type=int, default=42, help="seed for data, start and shuffle")
-    p.add_argument("--model", choices=list(MODELS))
-    p.add_argument("--degree", type=int, help="polynomial degree (1-8)")
-    p.add_argument("--relus", type=int, help="number of ReLUs in relu-sum")
-    p.add_argument("--width", type=int, help="hidden width of mlp")
-    p.add_argument("--activation", choices=list(ACTIVATIONS), help="mlp activation")
-    if with_loss:
-        p.add_argument("--loss", choices=list(LOSSES))
-    p.add_argument("--optimizer", choices=list(OPTIMIZERS))
-    p.add_argument("--lr", type=float, help="learning rate")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--batch-size", type=int, help="mini-batch size (default: all points)")
+    for s in SETTINGS.values():  # one flag per declared setting
+        if s.name == "loss" and not with_loss:
+            continue
+        p.add_argument(
+            s.flag,
+            type=s.kind,
+            choices=list(s.choices) or None,
+            help=_flag_help(s),
+        )
     p.add_argument(
         "--init",
         nargs="+",
@@ -75,10 +79,6 @@ def _add_run_flags(p: argparse.ArgumentParser, with_loss: bool) -> None:
         metavar="NAME=VALUE",
         help="initial values, e.g. a=1.1 b=1.1",
     )
-    p.add_argument("--momentum", type=float, default=0.9)
-    p.add_argument("--beta1", type=float, default=0.9)
-    p.add_argument("--beta2", type=float, default=0.999)
-    p.add_argument("--huber-delta", type=float, default=1.0)
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -89,17 +89,18 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_parser("fit", help="train one run and print its history"), with_loss=True
     )
     cmp = sub.add_parser("compare", help="train the same run with several losses")
-    cmp.add_argument("--losses", default="l1,l2", help="comma-separated, e.g. l1,l2,mse")
+    cmp.add_argument(
+        "--losses",
+        default="l1,l2",
+        help=f"comma-separated, from {', '.join(LOSSES)} (default l1,l2)",
+    )
     _add_run_flags(cmp, with_loss=False)
     sub.add_parser("presets", help="list the data presets")
     return parser
 
 
 def _settings(args: argparse.Namespace) -> dict:
-    keys = (
-        "preset data points noise outliers seed model degree relus width activation loss optimizer "
-        "lr epochs batch_size momentum beta1 beta2 huber_delta"
-    ).split()
+    keys = ["preset", "data", *SETTINGS]
     out = {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
     if args.init:
         out["init"] = dict(args.init)

@@ -13,22 +13,14 @@ from types import MappingProxyType
 
 import numpy as np
 
-MIN_POINTS = 2
-MAX_POINTS = 10_000
-MAX_NOISE = 100.0
+from .settings import MAX_POINTS, MIN_POINTS, NOISE, OUTLIERS, POINTS, SEED
 
 
-_SAFE_PUNCTUATION = set(" _-.,:;()/°%+'²³·=")
-
-
-def safe_text(text: str, limit: int = 40) -> str:
-    """Names that come from files, reduced to letters, digits and plain punctuation.
-
-    Column names and file names end up in chart titles (Plotly reads some HTML there) and
-    in Markdown; without brackets, braces, angle brackets or backticks they can only ever
-    be text.
-    """
-    kept = "".join(ch for ch in str(text) if ch.isalnum() or ch in _SAFE_PUNCTUATION)
+def clean_text(text: str, limit: int = 40) -> str:
+    """A name that comes from a file, on one line: printable characters only, runs of
+    white space as one space, at most ``limit`` characters. Nothing else is removed:
+    whatever renders it (a chart, Markdown) escapes it there."""
+    kept = "".join(ch if ch.isprintable() else " " for ch in str(text))
     kept = " ".join(kept.split())
     return kept if len(kept) <= limit else kept[: limit - 1] + "…"
 
@@ -64,7 +56,7 @@ class Dataset:
         object.__setattr__(self, "x", x)
         object.__setattr__(self, "y", y)
         for name, limit in (("name", 60), ("description", 200), ("x_label", 40), ("y_label", 40)):
-            object.__setattr__(self, name, safe_text(getattr(self, name), limit) or "data")
+            object.__setattr__(self, name, clean_text(getattr(self, name), limit) or "data")
         x.flags.writeable = False  # shared between sessions by the app's caches
         y.flags.writeable = False
 
@@ -83,8 +75,12 @@ class Preset:
     truth: Callable[[np.ndarray], np.ndarray]
     points: int = 20
     noise: float = 1.0
-    # Suggested training settings (model, loss, lr, epochs, init, ...); read-only.
+    # Suggested training settings (model, loss, lr, epochs, init, ...), by setting name;
+    # read-only, checked against the settings registry (explorer.registry) at import.
     defaults: Mapping = field(default_factory=dict)
+    # Fit by hand's slider range (low, high, step) for the suggested model, when the
+    # course uses one (lesson 3's -1.1..3.3 by 0.1); otherwise the app chooses.
+    hand_range: tuple[float, float, float] | None = None
 
     def __post_init__(self):
         frozen = {
@@ -153,6 +149,7 @@ PRESETS: Mapping[str, Preset] = MappingProxyType(
                     epochs=10,
                     init={"a": 1.1, "b": 1.1, "c": 1.1},
                 ),
+                hand_range=(-1.1, 3.3, 0.1),
             ),
             Preset(
                 "roller-coaster",
@@ -206,18 +203,6 @@ PRESETS: Mapping[str, Preset] = MappingProxyType(
 )
 
 
-def _whole(value, low: int, high: int) -> bool:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        return False
-    return bool(np.isfinite(value)) and int(value) == value and low <= value <= high
-
-
-def _number(value, low: float, high: float) -> bool:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        return False
-    return bool(np.isfinite(value)) and low <= value <= high
-
-
 def make_preset(
     name: str,
     points: int | None = None,
@@ -246,22 +231,16 @@ def make_preset(
     preset = PRESETS[name]
     points = preset.points if points is None else points
     noise = preset.noise if noise is None else noise
-    if not _whole(points, MIN_POINTS, MAX_POINTS):
-        raise ValueError(f"points must be a whole number from {MIN_POINTS} to {MAX_POINTS}")
-    if not _number(noise, 0, MAX_NOISE):
-        raise ValueError(f"noise must be a number from 0 to {MAX_NOISE:g}")
-    if not _whole(outliers, 0, points):
-        raise ValueError(
-            f"outliers must be a whole number from 0 to the number of points ({points})"
-        )
-    if not _whole(seed, 0, 2**32 - 1):
-        raise ValueError("seed must be a whole number from 0 to 2**32 - 1")
-    rng = np.random.RandomState(int(seed))
-    x, y = preset.make(int(points), float(noise), rng)
+    points = POINTS.check(points)
+    noise = NOISE.check(noise)
+    outliers = OUTLIERS.check(outliers, high=points)
+    seed = SEED.check(seed)
+    rng = np.random.RandomState(seed)
+    x, y = preset.make(points, noise, rng)
     if outliers:
         clean = preset.truth(x)
         push = max(float(np.ptp(clean)), 1.0)
-        idx = rng.choice(x.size, size=int(outliers), replace=False)
+        idx = rng.choice(x.size, size=outliers, replace=False)
         y = y.copy()
         y[idx] += push
     return Dataset(x, y, name, preset.description)

@@ -10,6 +10,7 @@ every figure against Plotly's schema instead.
 from __future__ import annotations
 
 import base64
+import html
 from types import MappingProxyType
 
 import numpy as np
@@ -17,16 +18,8 @@ import numpy as np
 from .losses import LOSSES
 from .train import History
 
-COLORS = MappingProxyType(
-    {
-        "targets": "#1f2937",
-        "model": "#e4572e",
-        "l1": "#2563eb",
-        "l2": "#e4572e",
-        "mse": "#16a34a",
-        "huber": "#9333ea",
-    }
-)
+# The targets' and a single run's colours; compared runs take their loss's (Loss.color).
+COLORS = MappingProxyType({"targets": "#1f2937", "model": "#e4572e"})
 FONT = MappingProxyType(dict(family='"Source Sans", sans-serif', size=14))  # Streamlit's face
 DASHES = ("solid", "dash", "dot", "dashdot")  # compared runs stay apart where they overlap
 
@@ -97,6 +90,16 @@ def _layout(title: str, x_title: str, y_title: str, x_rng=None, y_rng=None, heig
     )
 
 
+def plotly_text(text: str) -> str:
+    """``text`` as Plotly shows it literally: Plotly reads a few HTML tags and entities in
+    titles and hover text, and ``%{...}`` in hover templates."""
+    return html.escape(str(text), quote=False).replace("%", "&#37;").replace("{", "&#123;")
+
+
+def _labels(labels) -> tuple[str, str]:
+    return plotly_text(labels[0]), plotly_text(labels[1])
+
+
 def _targets(x: np.ndarray, y: np.ndarray, labels=("x", "y")) -> dict:
     return dict(
         type="scatter",
@@ -126,6 +129,7 @@ def fit_figure(h: History, labels=("x", "y"), frame_ms: int = 60) -> dict:
     and the title; frames redraw (the title is layout, which only a redraw updates), which
     costs a few milliseconds a frame on these small plots.
     """
+    labels = _labels(labels)
     if len(h.frame_epochs) == 0:
         preds0 = np.full_like(h.grid, np.nan)
         frame_epochs, frame_preds = np.array([], int), h.frame_preds
@@ -214,6 +218,7 @@ def fit_figure(h: History, labels=("x", "y"), frame_ms: int = 60) -> dict:
 
 def hand_figure(x, y, grid, preds, title: str, labels=("x", "y"), rng=None) -> dict:
     """Targets and one curve (the fit-by-hand view)."""
+    labels = _labels(labels)
     layout = _layout(
         title, labels[0], labels[1], [float(grid[0]), float(grid[-1])], rng or y_range(y, preds)
     )
@@ -258,6 +263,7 @@ def player_fit_figure(runs: list[tuple[str, str, History]], labels=("x", "y")) -
     whatever the runs do: a curve that flies off leaves the points readable (the player
     says where it went), and the chart stays put when only the training changes.
     """
+    labels = _labels(labels)
     first = runs[0][2]
     curves = []
     for i, (name, colour, h) in enumerate(runs):

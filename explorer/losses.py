@@ -1,23 +1,26 @@
 """Loss functions: L1 (MAE), L2 (RMSE, as fastbook names it), MSE and Huber.
 
 Every loss takes the errors ``pred - y``, a 0/1 ``mask`` that marks the real points (the
-engine pads data to fixed sizes) and the Huber ``delta``, and returns the mean over the real
-points. The registry order is the index that ``lax.switch`` uses, so the loss is a traced
-value and changing it never recompiles.
+engine pads data to fixed sizes) and its own settings by name (Huber's ``huber_delta``),
+and returns the mean over the real points. Each is declared once in ``LOSSES`` with
+everything about it; the engine, the command line, the app and the tests read it from
+there, so a new loss is one entry here (README: "Adding a loss").
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from types import MappingProxyType
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .settings import Setting, registry, settings_values
 
-def _masked_mean(values: jax.Array, mask: jax.Array) -> jax.Array:
+
+def mean(values: jax.Array, mask: jax.Array) -> jax.Array:
+    """The mean of ``values`` over the real points (``mask`` 1)."""
     return jnp.sum(values * mask) / jnp.maximum(jnp.sum(mask), 1.0)
 
 
@@ -27,87 +30,139 @@ def _abs(e: jax.Array) -> jax.Array:
     return jnp.sign(jax.lax.stop_gradient(e)) * e
 
 
-def l1(err: jax.Array, mask: jax.Array, delta: jax.Array) -> jax.Array:
+def l1(err: jax.Array, mask: jax.Array) -> jax.Array:
     """Mean absolute error, fastbook's "L1 norm"."""
-    del delta
-    return _masked_mean(_abs(err), mask)
+    return mean(_abs(err), mask)
 
 
-def mse(err: jax.Array, mask: jax.Array, delta: jax.Array) -> jax.Array:
+def mse(err: jax.Array, mask: jax.Array) -> jax.Array:
     """Mean squared error (what most libraries call "L2 loss")."""
-    del delta
-    return _masked_mean(err * err, mask)
+    return mean(err * err, mask)
 
 
-def l2(err: jax.Array, mask: jax.Array, delta: jax.Array) -> jax.Array:
+def l2(err: jax.Array, mask: jax.Array) -> jax.Array:
     """Root mean squared error, fastbook's "L2 norm": ``mse(...).sqrt()``.
 
     At a perfect fit sqrt has an infinite slope and the chain rule gives 0 * inf; the
     double ``where`` keeps the gradient at 0 there (a subgradient of the norm at 0).
     """
-    m = mse(err, mask, delta)
+    m = mse(err, mask)
     positive = m > 0
     safe = jnp.where(positive, m, 1.0)
     return jnp.where(positive, jnp.sqrt(safe), 0.0)
 
 
-def huber(err: jax.Array, mask: jax.Array, delta: jax.Array) -> jax.Array:
+def huber(err: jax.Array, mask: jax.Array, huber_delta: jax.Array) -> jax.Array:
     """Huber loss: squared (halved) for |err| <= delta, linear beyond it."""
+    delta = huber_delta
     a = _abs(err)
     quad = jnp.minimum(a, delta)
     lin = a - quad
-    return _masked_mean(0.5 * quad * quad + delta * lin, mask)
+    return mean(0.5 * quad * quad + delta * lin, mask)
 
 
 @dataclass(frozen=True)
-class LossInfo:
-    """What the learner sees about a loss: its label, plain words and formula."""
+class Loss:
+    """One loss and everything the learner sees about it.
+
+    Attributes:
+        name: registry name (``--loss l1``).
+        short: its name in tables and legends (``L1``).
+        label: its name with a few words (``L1 (mean absolute error)``).
+        words: one line on what it does.
+        formula: LaTeX, in full.
+        inline: LaTeX, compact (beside the app's radio button).
+        color: its colour wherever runs are compared.
+        fn: ``fn(err, mask, **settings) -> scalar`` (traceable).
+        settings: its own settings, passed to ``fn`` by name.
+    """
 
     name: str
-    fn: Callable[[jax.Array, jax.Array, jax.Array], jax.Array]
+    short: str
     label: str
     words: str
-    formula: str  # LaTeX
+    formula: str
+    inline: str
+    color: str
+    fn: Callable[..., jax.Array]
+    settings: tuple[Setting, ...] = ()
 
-
-LOSSES: Mapping[str, LossInfo] = MappingProxyType(
-    {
-        info.name: info
-        for info in (
-            LossInfo(
-                "l1",
-                l1,
-                "L1 (mean absolute error)",
-                "Mean absolute error: outliers count only by their distance.",
-                r"\mathrm{L1} = \frac{1}{n}\sum_i |\hat y_i - y_i|",
-            ),
-            LossInfo(
-                "l2",
-                l2,
-                "L2 (root mean squared error)",
-                "Root mean squared error: big errors and outliers pull hard.",
-                r"\mathrm{L2} = \sqrt{\frac{1}{n}\sum_i (\hat y_i - y_i)^2}",
-            ),
-            LossInfo(
-                "mse",
-                mse,
-                "MSE (mean squared error)",
-                "Mean squared error: L2 without the root; same best fit, gradients 2·L2 times bigger.",
-                r"\mathrm{MSE} = \frac{1}{n}\sum_i (\hat y_i - y_i)^2",
-            ),
-            LossInfo(
-                "huber",
-                huber,
-                "Huber (delta)",
-                "Squared near the fit, absolute beyond δ: smooth and robust.",
-                r"\frac{1}{n}\sum_i \begin{cases}\tfrac12 e_i^2 & |e_i|\le\delta\\"
-                r" \delta(|e_i|-\tfrac12\delta) & \text{else}\end{cases}",
-            ),
+    def title(self, values: Mapping | None = None) -> str:
+        """``short`` with its settings' values: ``Huber (δ = 1)``."""
+        if not self.settings:
+            return self.short
+        values = settings_values(self.settings, values or {})
+        inner = ", ".join(
+            f"{_SYMBOLS.get(s.name, s.name)} = {values[s.name]:g}" for s in self.settings
         )
-    }
+        return f"{self.short} ({inner})"
+
+
+_SYMBOLS = {"huber_delta": "δ"}
+
+HUBER_DELTA = Setting(
+    "huber_delta",
+    "Huber delta (δ)",
+    1.0,
+    "Errors smaller than δ count squared, larger ones by their size.",
+    low=0,
+    high=1e6,
+    low_open=True,
+    ui=(0.05, 10.0, 0.05),
+    link="delta",
+)
+
+LOSSES: Mapping[str, Loss] = registry(
+    (
+        Loss(
+            "l1",
+            "L1",
+            "L1 (mean absolute error)",
+            "Mean absolute error: outliers count only by their distance.",
+            r"\mathrm{L1} = \frac{1}{n}\sum_i |\hat y_i - y_i|",
+            r"$\tfrac{1}{n}\sum|\hat y - y|$",
+            "#2563eb",
+            l1,
+        ),
+        Loss(
+            "l2",
+            "L2",
+            "L2 (root mean squared error)",
+            "Root mean squared error: big errors and outliers pull hard.",
+            r"\mathrm{L2} = \sqrt{\frac{1}{n}\sum_i (\hat y_i - y_i)^2}",
+            r"$\sqrt{\tfrac{1}{n}\sum(\hat y - y)^2}$",
+            "#e4572e",
+            l2,
+        ),
+        Loss(
+            "mse",
+            "MSE",
+            "MSE (mean squared error)",
+            "Mean squared error: L2 without the root; same best fit, gradients 2·L2 times bigger.",
+            r"\mathrm{MSE} = \frac{1}{n}\sum_i (\hat y_i - y_i)^2",
+            r"$\tfrac{1}{n}\sum(\hat y - y)^2$",
+            "#16a34a",
+            mse,
+        ),
+        Loss(
+            "huber",
+            "Huber",
+            "Huber (squared near the fit, absolute beyond δ)",
+            "Squared near the fit, absolute beyond δ: smooth and robust.",
+            r"\frac{1}{n}\sum_i \begin{cases}\tfrac12 e_i^2 & |e_i|\le\delta\\"
+            r" \delta(|e_i|-\tfrac12\delta) & \text{else}\end{cases}",
+            r"$\tfrac{1}{n}\sum h_\delta(\hat y - y)$",
+            "#9333ea",
+            huber,
+            (HUBER_DELTA,),
+        ),
+        # Add a loss here (README, "Adding a loss").
+    )
 )
 
 LOSS_NAMES: tuple[str, ...] = tuple(LOSSES)
+# Every loss's own settings: the engine carries them all, so switching loss never recompiles.
+LOSS_SETTINGS: tuple[Setting, ...] = tuple(s for info in LOSSES.values() for s in info.settings)
 
 
 def loss_index(name: str) -> int:
@@ -117,20 +172,28 @@ def loss_index(name: str) -> int:
     return LOSS_NAMES.index(name)
 
 
-def switch_loss(index: jax.Array, err: jax.Array, mask: jax.Array, delta: jax.Array):
-    """The loss chosen by a traced ``index``."""
-    return jax.lax.switch(index, [info.fn for info in LOSSES.values()], err, mask, delta)
+def call(info: Loss, err: jax.Array, mask: jax.Array, hyper: Mapping) -> jax.Array:
+    """``info``'s loss with its settings taken by name from ``hyper``."""
+    return info.fn(err, mask, **{s.name: hyper[s.name] for s in info.settings})
 
 
-def every_loss(err: jax.Array, mask: jax.Array, delta: jax.Array) -> jax.Array:
+def switch_loss(index: jax.Array, err: jax.Array, mask: jax.Array, hyper: Mapping):
+    """The loss chosen by a traced ``index``; ``hyper`` holds every loss setting by name."""
+    branches = [lambda e, m, h, info=info: call(info, e, m, h) for info in LOSSES.values()]
+    return jax.lax.switch(index, branches, err, mask, hyper)
+
+
+def every_loss(err: jax.Array, mask: jax.Array, hyper: Mapping) -> jax.Array:
     """Every registered loss of the errors, stacked in registry order (traceable)."""
-    return jnp.stack([info.fn(err, mask, delta) for info in LOSSES.values()])
+    return jnp.stack([call(info, err, mask, hyper) for info in LOSSES.values()])
 
 
-def all_losses(pred, y, delta: float = 1.0) -> dict[str, float]:
-    """Every registered loss of ``pred`` against ``y``, by name."""
+def all_losses(pred, y, **settings) -> dict[str, float]:
+    """Every registered loss of ``pred`` against ``y``, by name (settings by name, e.g.
+    ``huber_delta=1.0``, defaults otherwise)."""
     pred, y = jnp.asarray(pred, jnp.float64), jnp.asarray(y, jnp.float64)
-    values = _every_loss_jit(pred - y, jnp.ones_like(y), jnp.float64(delta))
+    hyper = {k: jnp.float64(v) for k, v in settings_values(LOSS_SETTINGS, settings).items()}
+    values = _every_loss_jit(pred - y, jnp.ones_like(y), hyper)
     return dict(zip(LOSS_NAMES, np.asarray(values).tolist(), strict=True))
 
 

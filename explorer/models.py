@@ -1,19 +1,25 @@
 """Models: a registry of parameterised functions of one input x.
 
-A ``Model`` is frozen and hashable, so it can key a compiled engine. Its parameters are a
-flat float64 vector inside the engine; ``layout`` names each entry (``a``, ``m[2]``) so the
-learner sees names, and ``unflatten`` gives back a dict of named arrays.
+Each family is declared once in ``MODELS`` with its formula, its size settings, how it
+predicts and how it draws a random start, and (for models linear in their parameters) its
+features, from which least squares finds the best fit. ``build_model`` gives a ``Model``:
+a family with its size fixed, frozen and hashable, so it can key a compiled engine. Its
+parameters are a flat float64 vector inside the engine; ``layout`` names each entry
+(``a``, ``m[2]``) so the learner sees names, and ``unflatten`` gives back a dict of named
+arrays.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import MappingProxyType
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from .settings import Setting, registry, settings_values
 
 ACTIVATIONS: Mapping[str, Callable[[jax.Array], jax.Array]] = MappingProxyType(
     {
@@ -27,6 +33,34 @@ MAX_DEGREE = 8
 MAX_RELUS = 16
 MAX_WIDTH = 64
 
+Shapes = tuple[tuple[str, tuple[int, ...]], ...]
+
+
+@dataclass(frozen=True)
+class Family:
+    """One kind of model, declared once.
+
+    Attributes:
+        name: registry name (``--model relu-sum``).
+        words: one line for people (the formula with a few words).
+        settings: its size settings (degree, relus, ...), passed by name.
+        shapes: ``shapes(**size)`` -> ``((param_name, shape), ...)`` in display order.
+        predict: ``predict(p, x, **size)`` with ``p`` a dict of named arrays (traceable).
+        init: ``init(rng, **size)`` -> dict of named random starting values.
+        formula: ``formula(**size)`` -> the formula with its size written in.
+        features: for models linear in their parameters, ``features(x, **size)`` -> the
+            (n, P) matrix with ``predict == features @ flat params``; None otherwise.
+    """
+
+    name: str
+    words: str
+    shapes: Callable[..., Shapes]
+    predict: Callable[..., jax.Array]
+    init: Callable[..., dict]
+    formula: Callable[..., str]
+    settings: tuple[Setting, ...] = ()
+    features: Callable[..., np.ndarray] | None = None
+
 
 @dataclass(frozen=True)
 class Model:
@@ -39,17 +73,25 @@ class Model:
     """
 
     name: str
-    shapes: tuple[tuple[str, tuple[int, ...]], ...]
+    shapes: Shapes
     size: tuple[tuple[str, object], ...] = ()
-    formula: str = field(default="", compare=False)
 
     @property
-    def param_names(self) -> list[str]:
+    def family(self) -> Family:
+        return MODELS[self.name]
+
+    @property
+    def formula(self) -> str:
+        return self.family.formula(**dict(self.size))
+
+    @property
+    def groups(self) -> list[str]:
+        """The named parameters (``m``, ``b``, ``c``), each a scalar or an array."""
         return [name for name, _ in self.shapes]
 
     @property
     def layout(self) -> list[str]:
-        """One name per entry of the flat parameter vector."""
+        """One name per entry of the flat parameter vector (``m[0]``, ``m[1]``, ``c``)."""
         out = []
         for name, shape in self.shapes:
             if shape == ():
@@ -61,6 +103,11 @@ class Model:
     @property
     def n_params(self) -> int:
         return len(self.layout)
+
+    @property
+    def linear(self) -> bool:
+        """True when the predictions are linear in the parameters (least squares applies)."""
+        return self.family.features is not None
 
     def unflatten(self, flat):
         """Flat vector (P,) -> dict of named arrays (works on NumPy and traced arrays)."""
@@ -79,7 +126,15 @@ class Model:
 
     def predict(self, flat: jax.Array, x: jax.Array) -> jax.Array:
         """Predictions (n,) for inputs x (n,) with flat parameters (P,)."""
-        return _PREDICT[self.name](self, self.unflatten(flat), x)
+        return self.family.predict(self.unflatten(flat), x, **dict(self.size))
+
+    def least_squares(self, x: np.ndarray, y: np.ndarray) -> np.ndarray | None:
+        """The flat parameters (P,) that minimise the squared error on (x, y), for models
+        linear in their parameters (None for the others)."""
+        if not self.linear:
+            return None
+        design = np.asarray(self.family.features(np.asarray(x, np.float64), **dict(self.size)))
+        return np.linalg.lstsq(design, np.asarray(y, np.float64), rcond=None)[0]
 
     def init(self, seed: int, overrides: dict[str, object] | None = None) -> np.ndarray:
         """Random initial parameters from ``seed``, with explicit values taking precedence.
@@ -92,7 +147,7 @@ class Model:
         Returns:
             Flat float64 vector (P,).
         """
-        params = _INIT[self.name](self, np.random.default_rng(seed))
+        params = self.family.init(np.random.default_rng(seed), **dict(self.size))
         params = {
             k: np.array(v, np.float64).reshape(dict(self.shapes)[k]) for k, v in params.items()
         }
@@ -137,108 +192,127 @@ def _normal(rng: np.random.Generator, *shape, scale: float = 1.0) -> np.ndarray:
     return rng.normal(0.0, scale, size=shape)
 
 
-_PREDICT: Mapping[str, Callable] = MappingProxyType(
-    {
-        "line": lambda m, p, x: p["m"] * x + p["b"],
-        "quadratic": lambda m, p, x: p["a"] * x**2 + p["b"] * x + p["c"],
-        "polynomial": lambda m, p, x: sum(p[f"c{i}"] * x**i for i in range(m.option("degree") + 1)),
-        "relu-sum": lambda m, p, x: (
-            p["c"] + jnp.sum(jax.nn.relu(x[:, None] * p["m"][None, :] + p["b"][None, :]), axis=1)
-        ),
-        "mlp": lambda m, p, x: (
-            p["b2"]
-            + ACTIVATIONS[m.option("activation")](x[:, None] * p["W1"][None, :] + p["b1"][None, :])
-            @ p["W2"]
-        ),
-    }
+def _scalars(*names: str) -> Callable[..., Shapes]:
+    return lambda: tuple((n, ()) for n in names)
+
+
+def _powers(x, powers) -> np.ndarray:
+    return np.stack([x**p for p in powers], axis=1)
+
+
+DEGREE = Setting(
+    "degree", "Degree", 3, "Degree of the polynomial.", low=1, high=MAX_DEGREE, whole=True
+)
+RELUS = Setting(
+    "relus",
+    "Number of ReLUs",
+    2,
+    "How many rectified lines are added up.",
+    low=1,
+    high=MAX_RELUS,
+    whole=True,
+)
+WIDTH = Setting(
+    "width",
+    "Hidden units",
+    8,
+    "Units in the hidden layer.",
+    low=1,
+    high=MAX_WIDTH,
+    whole=True,
+    ui=(1, 16, 1),
+)
+ACTIVATION = Setting(
+    "activation",
+    "Activation",
+    "relu",
+    "The hidden layer's nonlinearity.",
+    choices=tuple(ACTIVATIONS),
+    link="act",
 )
 
-_INIT: Mapping[str, Callable] = MappingProxyType(
-    {
-        "line": lambda m, rng: dict(zip(("m", "b"), _normal(rng, 2), strict=True)),
-        "quadratic": lambda m, rng: dict(zip(("a", "b", "c"), _normal(rng, 3), strict=True)),
-        "polynomial": lambda m, rng: {
-            f"c{i}": v for i, v in enumerate(_normal(rng, m.option("degree") + 1))
-        },
-        "relu-sum": lambda m, rng: {
-            "m": _normal(rng, m.option("relus")),
-            "b": _normal(rng, m.option("relus")),
-            "c": 0.0,
-        },
-        "mlp": lambda m, rng: {
-            "W1": _normal(rng, m.option("width")),
-            "b1": _normal(rng, m.option("width")),
-            "W2": _normal(rng, m.option("width"), scale=1 / np.sqrt(m.option("width"))),
-            "b2": 0.0,
-        },
-    }
-)
-
-
-def _build_line() -> Model:
-    return Model("line", (("m", ()), ("b", ())), (), "m·x + b")
-
-
-def _build_quadratic() -> Model:
-    return Model("quadratic", (("a", ()), ("b", ()), ("c", ())), (), "a·x² + b·x + c")
-
-
-def _build_polynomial(degree: int = 3) -> Model:
-    degree = _check_int("degree", degree, 1, MAX_DEGREE)
-    shapes = tuple((f"c{i}", ()) for i in range(degree + 1))
-    return Model("polynomial", shapes, (("degree", degree),), "c0 + c1·x + … + cd·x^d")
-
-
-def _build_relu_sum(relus: int = 2) -> Model:
-    relus = _check_int("relus", relus, 1, MAX_RELUS)
-    shapes = (("m", (relus,)), ("b", (relus,)), ("c", ()))
-    return Model("relu-sum", shapes, (("relus", relus),), "c + Σᵢ max(mᵢ·x + bᵢ, 0)")
-
-
-def _build_mlp(width: int = 8, activation: str = "relu") -> Model:
-    width = _check_int("width", width, 1, MAX_WIDTH)
-    if activation not in ACTIVATIONS:
-        raise ValueError(
-            f"unknown activation {activation!r}; choose one of {', '.join(ACTIVATIONS)}"
-        )
-    shapes = (("W1", (width,)), ("b1", (width,)), ("W2", (width,)), ("b2", ()))
-    return Model(
-        "mlp",
-        shapes,
-        (("width", width), ("activation", activation)),
-        f"b2 + Σⱼ W2ⱼ·{activation}(W1ⱼ·x + b1ⱼ)",
+MODELS: Mapping[str, Family] = registry(
+    (
+        Family(
+            "line",
+            "m·x + b",
+            _scalars("m", "b"),
+            lambda p, x: p["m"] * x + p["b"],
+            lambda rng: dict(zip(("m", "b"), _normal(rng, 2), strict=True)),
+            lambda: "m·x + b",
+            features=lambda x: _powers(x, (1, 0)),
+        ),
+        Family(
+            "quadratic",
+            "a·x² + b·x + c",
+            _scalars("a", "b", "c"),
+            lambda p, x: p["a"] * x**2 + p["b"] * x + p["c"],
+            lambda rng: dict(zip(("a", "b", "c"), _normal(rng, 3), strict=True)),
+            lambda: "a·x² + b·x + c",
+            features=lambda x: _powers(x, (2, 1, 0)),
+        ),
+        Family(
+            "polynomial",
+            "c0 + c1·x + … + cd·x^d",
+            lambda degree: tuple((f"c{i}", ()) for i in range(degree + 1)),
+            lambda p, x, degree: sum(p[f"c{i}"] * x**i for i in range(degree + 1)),
+            lambda rng, degree: {f"c{i}": v for i, v in enumerate(_normal(rng, degree + 1))},
+            lambda degree: " + ".join(
+                ["c0", "c1·x"][: degree + 1] + [f"c{i}·x^{i}" for i in range(2, degree + 1)]
+            ),
+            (DEGREE,),
+            features=lambda x, degree: _powers(x, range(degree + 1)),
+        ),
+        Family(
+            "relu-sum",
+            "c + Σ max(mᵢ·x + bᵢ, 0): lesson 3's rectified lines, added up",
+            lambda relus: (("m", (relus,)), ("b", (relus,)), ("c", ())),
+            lambda p, x, relus: (
+                p["c"]
+                + jnp.sum(jax.nn.relu(x[:, None] * p["m"][None, :] + p["b"][None, :]), axis=1)
+            ),
+            lambda rng, relus: {"m": _normal(rng, relus), "b": _normal(rng, relus), "c": 0.0},
+            lambda relus: "c + Σᵢ max(mᵢ·x + bᵢ, 0)",
+            (RELUS,),
+        ),
+        Family(
+            "mlp",
+            "one hidden layer: b2 + Σ W2ⱼ·act(W1ⱼ·x + b1ⱼ)",
+            lambda width, activation: (
+                ("W1", (width,)),
+                ("b1", (width,)),
+                ("W2", (width,)),
+                ("b2", ()),
+            ),
+            lambda p, x, width, activation: (
+                p["b2"]
+                + ACTIVATIONS[activation](x[:, None] * p["W1"][None, :] + p["b1"][None, :])
+                @ p["W2"]
+            ),
+            lambda rng, width, activation: {
+                "W1": _normal(rng, width),
+                "b1": _normal(rng, width),
+                "W2": _normal(rng, width, scale=1 / np.sqrt(width)),
+                "b2": 0.0,
+            },
+            lambda width, activation: f"b2 + Σⱼ W2ⱼ·{activation}(W1ⱼ·x + b1ⱼ)",
+            (WIDTH, ACTIVATION),
+        ),
     )
-
-
-def _check_int(name: str, value, low: int, high: int) -> int:
-    try:
-        ivalue = int(value)
-    except (TypeError, ValueError, OverflowError):
-        raise ValueError(f"{name} must be a whole number, not {value!r}") from None
-    if isinstance(value, bool) or ivalue != value or not low <= ivalue <= high:
-        raise ValueError(f"{name} must be a whole number from {low} to {high}, not {value!r}")
-    return ivalue
-
-
-# name -> (builder, the size options it takes)
-MODELS: Mapping[str, tuple[Callable[..., Model], tuple[str, ...]]] = MappingProxyType(
-    {
-        "line": (_build_line, ()),
-        "quadratic": (_build_quadratic, ()),
-        "polynomial": (_build_polynomial, ("degree",)),
-        "relu-sum": (_build_relu_sum, ("relus",)),
-        "mlp": (_build_mlp, ("width", "activation")),
-    }
 )
+# Every model's size settings (names unique across the registry: one flag each).
+SIZE_SETTINGS: tuple[Setting, ...] = tuple(s for f in MODELS.values() for s in f.settings)
 
 
 def build_model(name: str, **size) -> Model:
-    """The model ``name`` with its size options; options it does not take are ignored.
+    """The model ``name`` with its size settings; settings it does not take are ignored,
+    missing ones take their defaults.
 
     Raises:
         ValueError: unknown name or a size out of range.
     """
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
-    builder, options = MODELS[name]
-    return builder(**{k: v for k, v in size.items() if k in options and v is not None})
+    family = MODELS[name]
+    values = settings_values(family.settings, size)
+    return Model(name, family.shapes(**values), tuple(values.items()))

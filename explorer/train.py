@@ -21,11 +21,14 @@ import numpy as np
 from jax import lax
 
 from .data import Dataset
-from .losses import LOSSES, every_loss, loss_index, switch_loss
+from .losses import LOSS_SETTINGS, LOSSES, every_loss, loss_index, switch_loss
 from .models import Model
-from .optim import Hyper, init_states, optimizer_index, switch_update
+from .optim import OPTIMIZER_SETTINGS, init_states, optimizer_index, switch_update
+from .settings import EPOCHS, LR, MAX_EPOCHS, SEED, settings_values
 
-MAX_EPOCHS = 10_000
+# The traced float settings, by name: the learning rate and every loss's and optimizer's
+# own settings (all carried, so changing the loss or optimizer never recompiles).
+HYPER_SETTINGS = (LR, *LOSS_SETTINGS, *OPTIMIZER_SETTINGS)
 CHUNK = 64  # epochs per scan; a run computes at most CHUNK - 1 epochs it throws away
 # Curves drawn for the player, whatever the number of epochs: every epoch of runs up to
 # 1,000 epochs; longer runs get every one of the first DENSE_FRAMES epochs (where the fit
@@ -100,7 +103,8 @@ class History:
             "config": self.config,
             "x": self.x.tolist(),
             "y": self.y.tolist(),
-            "param_names": self.model.param_names,
+            "param_names": self.param_names,
+            "param_groups": self.model.groups,
             "history": rows,
             "diverged_at": self.diverged_at,
         }
@@ -132,12 +136,12 @@ def enable_compile_cache(path: str | None = None) -> None:
 
 @functools.lru_cache(maxsize=32)
 def _evaluate_fn(model: Model):
-    def evaluate(p, x, y, mask, loss_idx, delta):
+    def evaluate(p, x, y, mask, loss_idx, hyper):
         def loss_at(q):
-            return switch_loss(loss_idx, model.predict(q, x) - y, mask, delta)
+            return switch_loss(loss_idx, model.predict(q, x) - y, mask, hyper)
 
         value, grad = jax.value_and_grad(loss_at)(p)
-        return value, grad, every_loss(model.predict(p, x) - y, mask, delta)
+        return value, grad, every_loss(model.predict(p, x) - y, mask, hyper)
 
     return jax.jit(evaluate)
 
@@ -157,11 +161,12 @@ def evaluate(
     x: np.ndarray,
     y: np.ndarray,
     loss: str = "l2",
-    huber_delta: float = 1.0,
+    **settings,
 ) -> Evaluation:
     """The loss of flat ``params`` (P,) on the points, its gradient and every metric, as
-    the engine computes them. The points are padded like the engine's, so moving a slider
-    (fit by hand) or changing the number of points within a bucket never recompiles."""
+    the engine computes them; the losses' settings by name (``huber_delta=1.0``), their
+    defaults otherwise. The points are padded like the engine's, so moving a slider (fit
+    by hand) or changing the number of points within a bucket never recompiles."""
     xp, yp, mask = pad(x, y)
     value, grad, every = _evaluate_fn(model)(
         np.asarray(params, np.float64),
@@ -169,7 +174,7 @@ def evaluate(
         yp,
         mask,
         np.int32(loss_index(loss)),
-        np.float64(huber_delta),
+        _traced(settings_values(LOSS_SETTINGS, settings)),
     )
     metrics = dict(zip(LOSSES, np.asarray(every).tolist(), strict=True))
     return Evaluation(float(value), np.asarray(grad), metrics)
@@ -211,16 +216,15 @@ def frame_epochs(epochs: int, max_frames: int = MAX_FRAMES) -> np.ndarray:
 def engine(model: Model, batch_size: int | None):
     """The compiled run for one model structure and batch size (None = full batch)."""
 
-    def loss_at(p, x, y, mask, loss_idx, delta):
-        return switch_loss(loss_idx, model.predict(p, x) - y, mask, delta)
+    def loss_at(p, x, y, mask, loss_idx, hyper):
+        return switch_loss(loss_idx, model.predict(p, x) - y, mask, hyper)
 
     value_and_grad = jax.value_and_grad(loss_at)
 
-    def run(x, y, mask, p0, floats, ints, frame_idx, grid):
-        # Settings come packed in two small arrays: one transfer each instead of nine.
-        hyper = Hyper(*(floats[i] for i in range(5)))
-        loss_idx, opt_idx, epochs = (ints[i].astype(jnp.int32) for i in range(3))
-        key = jax.random.PRNGKey(ints[3])
+    def run(x, y, mask, p0, hyper, choice, frame_idx, grid):
+        # hyper: the float settings by name (HYPER_SETTINGS); choice: the whole ones.
+        loss_idx, opt_idx, epochs = choice["loss"], choice["optimizer"], choice["epochs"]
+        key = jax.random.PRNGKey(choice["seed"])
         n = jnp.sum(mask)
 
         def minibatch_epoch(p, states, k):
@@ -235,16 +239,14 @@ def engine(model: Model, batch_size: int | None):
                 p, states = carry
                 idx = lax.dynamic_slice(order, (j * batch_size,), (batch_size,))
                 in_batch = (j * batch_size + jnp.arange(batch_size)) < n
-                _, g = value_and_grad(
-                    p, x[idx], y[idx], in_batch.astype(x.dtype), loss_idx, hyper.huber_delta
-                )
+                _, g = value_and_grad(p, x[idx], y[idx], in_batch.astype(x.dtype), loss_idx, hyper)
                 return switch_update(opt_idx, hyper, g, states, p)
 
             return lax.fori_loop(0, n_batches, batch_step, (p, states))
 
         def epoch(carry, k):
             p, states = carry
-            loss, g = value_and_grad(p, x, y, mask, loss_idx, hyper.huber_delta)
+            loss, g = value_and_grad(p, x, y, mask, loss_idx, hyper)
             if batch_size is None:
                 new = switch_update(opt_idx, hyper, g, states, p)
             else:
@@ -286,15 +288,12 @@ def train(
     *,
     loss: str = "l2",
     optimizer: str = "sgd",
-    lr: float = 0.01,
-    epochs: int = 100,
+    lr: float = LR.default,
+    epochs: int = EPOCHS.default,
     batch_size: int | None = None,
-    seed: int = 42,
-    momentum: float = 0.9,
-    beta1: float = 0.9,
-    beta2: float = 0.999,
-    huber_delta: float = 1.0,
+    seed: int = SEED.default,
     config: dict | None = None,
+    **settings,
 ) -> History:
     """Run gradient descent and return its whole history.
 
@@ -309,14 +308,19 @@ def train(
         batch_size: mini-batch size with a shuffle seeded by ``seed`` each epoch; None
             (or >= the number of points) for full batch.
         seed: seed of the shuffle.
-        momentum, beta1, beta2: optimizer settings (see ``optim.OPTIMIZERS``).
-        huber_delta: the Huber loss's delta, > 0.
+        **settings: the losses' and optimizers' own settings by name (``momentum``,
+            ``beta1``, ``beta2``, ``huber_delta``); unset ones take their defaults.
         config: what to record as the run's settings (defaults to these arguments).
 
     Returns:
         The History.
     """
-    _check_settings(lr, epochs, momentum, beta1, beta2, huber_delta, seed)
+    unknown = sorted(set(settings) - {s.name for s in HYPER_SETTINGS})
+    if unknown:
+        raise ValueError(f"unknown setting {unknown[0]!r}")
+    hyper = settings_values(HYPER_SETTINGS, {**settings, "lr": lr})
+    epochs = EPOCHS.check(epochs)
+    seed = SEED.check(seed)
     n = data.n
     if batch_size is not None:
         if isinstance(batch_size, bool) or int(batch_size) != batch_size or batch_size < 1:
@@ -334,16 +338,13 @@ def train(
     if p0.shape != (model.n_params,):
         raise ValueError(f"{model.name} takes {model.n_params} parameters, got shape {p0.shape}")
 
-    out = engine(model, batch_size)(
-        x,
-        y,
-        mask,
-        p0,
-        np.array([lr, momentum, beta1, beta2, huber_delta], np.float64),
-        np.array([loss_index(loss), optimizer_index(optimizer), epochs, seed], np.uint32),
-        frame_idx,
-        grid,
+    choice = dict(
+        loss=np.int32(loss_index(loss)),
+        optimizer=np.int32(optimizer_index(optimizer)),
+        epochs=np.int32(epochs),
+        seed=np.uint32(seed),
     )
+    out = engine(model, batch_size)(x, y, mask, p0, _traced(hyper), choice, frame_idx, grid)
     hist_p, hist_l, hist_g, preds = (np.asarray(a) for a in out)
     k = int(epochs) + 1
     # Copies, so that a cached short run does not keep the MAX_EPOCHS-long buffers alive.
@@ -360,14 +361,10 @@ def train(
             **dict(model.size),
             loss=loss,
             optimizer=optimizer,
-            lr=lr,
-            epochs=int(epochs),
+            epochs=epochs,
             batch_size=batch_size,
             seed=seed,
-            momentum=momentum,
-            beta1=beta1,
-            beta2=beta2,
-            huber_delta=huber_delta,
+            **hyper,
         )
     frames, preds = frames[keep], preds[keep]
     for arr in (hist_p, hist_l, hist_g, preds, frames, grid):
@@ -387,28 +384,6 @@ def train(
     )
 
 
-def _check_settings(lr, epochs, momentum, beta1, beta2, huber_delta, seed):
-    def number(name, value, low, high, low_open=False, high_open=False):
-        ok = isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(
-            value, bool
-        )
-        ok = ok and np.isfinite(value)
-        ok = ok and (value > low if low_open else value >= low)
-        ok = ok and (value < high if high_open else value <= high)
-        if not ok:
-            lo, hi = ("(" if low_open else "["), (")" if high_open else "]")
-            raise ValueError(f"{name} must be a number in {lo}{low:g}, {high:g}{hi}, not {value!r}")
-
-    number("learning rate", lr, 0, 1e3)
-    if (
-        isinstance(epochs, bool)
-        or not isinstance(epochs, (int, np.integer))
-        or not 0 <= epochs <= MAX_EPOCHS
-    ):
-        raise ValueError(f"epochs must be a whole number from 0 to {MAX_EPOCHS}, not {epochs!r}")
-    number("momentum", momentum, 0, 1, high_open=True)
-    number("beta1", beta1, 0, 1, high_open=True)
-    number("beta2", beta2, 0, 1, high_open=True)
-    number("huber delta", huber_delta, 0, 1e6, low_open=True)
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
-        raise ValueError(f"seed must be a whole number from 0 to 2**32 - 1, not {seed!r}")
+def _traced(values: dict) -> dict:
+    """Float settings as float64 scalars (one dtype, so a new value never recompiles)."""
+    return {k: np.float64(v) for k, v in values.items()}

@@ -37,13 +37,11 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from explorer import LOSSES, PRESETS, fit  # noqa: E402
-from webapp.controls import (  # noqa: E402
-    DEFAULT_PRESET,
-    LOSS_LABELS,
-    LR_OPTIONS,
-    OPT_LABELS,
-    preset_defaults,
-)
+from explorer.registry import DEFAULT_PRESET, SETTINGS, suggested  # noqa: E402
+from webapp.controls import LR_OPTIONS, label  # noqa: E402
+
+LOSS_LABELS = {k: label(SETTINGS["loss"], k) for k in SETTINGS["loss"].choices}
+OPT_LABELS = {k: label(SETTINGS["optimizer"], k) for k in SETTINGS["optimizer"].choices}
 
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -273,14 +271,14 @@ class Settings:
 
     def default_labels(self) -> dict[str, str]:
         """What the URL means when it leaves a key out (the widgets' defaults)."""
-        d = preset_defaults(self.preset)
+        d = suggested(self.preset)
         return {
             "preset": DEFAULT_PRESET,
             "loss": LOSS_LABELS[d["loss"]],
             "lr": lr_label(nearest_lr(d["lr"])),
             "epochs": str(d["epochs"]),
             "seed": "42",
-            "opt": OPT_LABELS[d["opt"]],
+            "opt": OPT_LABELS[d["optimizer"]],
             "width": str(d["width"]),
         }
 

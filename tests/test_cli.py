@@ -33,11 +33,12 @@ def json_round(value):
 
 def check_history_json(got: dict, h) -> None:
     """``got`` (parsed --json) holds exactly the History ``h``."""
-    assert set(got) == {"config", "x", "y", "param_names", "history", "diverged_at"}
+    assert set(got) == {"config", "x", "y", "param_names", "param_groups", "history", "diverged_at"}
     assert got["config"] == json_round(h.config)
     assert got["x"] == h.x.tolist()
     assert got["y"] == h.y.tolist()
-    assert got["param_names"] == h.model.param_names
+    assert got["param_names"] == h.param_names
+    assert got["param_groups"] == h.model.groups
     assert got["diverged_at"] == h.diverged_at
     assert len(got["history"]) == len(h.loss)
     for k, row in enumerate(got["history"]):
@@ -45,7 +46,7 @@ def check_history_json(got: dict, h) -> None:
         assert row["epoch"] == k
         assert row["loss"] == float(h.loss[k])
         for key, flat in (("params", h.params[k]), ("grads", h.grads[k])):
-            assert list(row[key]) == h.model.param_names
+            assert list(row[key]) == h.model.groups
             for name, value in h.model.unflatten(flat).items():
                 np.testing.assert_array_equal(np.array(row[key][name]), value)
                 assert np.shape(row[key][name]) == value.shape
@@ -69,7 +70,8 @@ def test_fit_json_with_vector_params_uses_nested_lists(capsys):
     assert code == 0, err
     got = json.loads(out)
     check_history_json(got, fit(preset="abs", model="relu-sum", relus=2, epochs=3))
-    assert got["param_names"] == ["m", "b", "c"]
+    assert got["param_names"] == ["m[0]", "m[1]", "b[0]", "b[1]", "c"]
+    assert got["param_groups"] == ["m", "b", "c"]
     first = got["history"][0]["params"]
     assert isinstance(first["m"], list) and len(first["m"]) == 2
     assert isinstance(first["b"], list) and len(first["b"]) == 2
@@ -275,14 +277,14 @@ BAD_ARGS = {
     "preset and data": (["fit", "--preset", "line", "--data", "x.csv"], "not allowed with"),
     "init without value": (["fit", "--init", "a"], "NAME=VALUE"),
     "init not finite": (["fit", "--init", "a=nan"], "finite"),
-    "negative lr": (["fit", "--lr", "-1"], "learning rate"),
-    "nan lr": (["fit", "--lr", "nan"], "learning rate"),
+    "negative lr": (["fit", "--lr", "-1"], "lr must be a number in [0, 1000]"),
+    "nan lr": (["fit", "--lr", "nan"], "lr must be"),
     "too many epochs": (["fit", "--epochs", "20000"], "epochs"),
     "missing data file": (["fit", "--data", "{tmp}/missing.csv"], "cannot read"),
     "malformed csv": (["fit", "--data", "{bad}"], "line 3"),
     "unknown init name": (["fit", "--init", "z=1"], "no parameter 'z'"),
     "bad degree": (["fit", "--model", "polynomial", "--degree", "9"], "degree"),
-    "bad batch size": (["fit", "--batch-size", "0"], "batch size"),
+    "bad batch size": (["fit", "--batch-size", "0"], "batch_size must be a whole number from 1"),
     "bad seed": (["fit", "--seed", "-1"], "seed"),
     "bad points": (["fit", "--points", "1"], "points"),
     "bad outliers": (["fit", "--outliers", "99"], "outliers"),

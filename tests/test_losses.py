@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from reference import finite_differences, np_loss
 
-from explorer.losses import LOSS_NAMES, LOSSES, all_losses, loss_index, switch_loss
+from explorer.losses import LOSS_NAMES, LOSSES, all_losses, call, loss_index, switch_loss
 
 DELTAS = (0.5, 1.0, 2.5)
 
@@ -58,11 +58,18 @@ def test_loss_matches_numpy_formula_and_ignores_padding(name, delta):
     rng = np.random.default_rng(1)
     e_real = errors(0)
     e, mask = padded(e_real, 7, rng)
-    got = float(LOSSES[name].fn(jnp.asarray(e), jnp.asarray(mask), jnp.float32(delta)))
+    got = float(
+        call(LOSSES[name], jnp.asarray(e), jnp.asarray(mask), {"huber_delta": jnp.float32(delta)})
+    )
     np.testing.assert_allclose(got, np_loss(name, e_real, delta), rtol=2e-6)
     # Same value as the real points alone: the padding contributes nothing.
     alone = float(
-        LOSSES[name].fn(jnp.asarray(e_real), jnp.ones(e_real.size, jnp.float32), jnp.float32(delta))
+        call(
+            LOSSES[name],
+            jnp.asarray(e_real),
+            jnp.ones(e_real.size, jnp.float32),
+            {"huber_delta": jnp.float32(delta)},
+        )
     )
     np.testing.assert_allclose(got, alone, rtol=2e-6)
 
@@ -71,8 +78,10 @@ def test_loss_matches_numpy_formula_and_ignores_padding(name, delta):
 def test_loss_under_jit_and_switch_equals_eager(name):
     e, mask = padded(errors(2), 5, np.random.default_rng(2))
     args = (jnp.asarray(e), jnp.asarray(mask), jnp.float32(1.0))
-    eager = float(LOSSES[name].fn(*args))
-    jitted = float(jax.jit(switch_loss)(jnp.int32(loss_index(name)), *args))
+    eager = float(call(LOSSES[name], *args[:2], {"huber_delta": args[2]}))
+    jitted = float(
+        jax.jit(switch_loss)(jnp.int32(loss_index(name)), *args[:2], {"huber_delta": args[2]})
+    )
     np.testing.assert_allclose(jitted, eager, rtol=1e-6)
 
 
@@ -84,7 +93,7 @@ def test_loss_index_rejects_unknown_names():
 
 def grad_wrt_pred(name, pred, y, mask, delta):
     def loss_of_pred(p):
-        return LOSSES[name].fn(p - y, mask, jnp.float32(delta))
+        return call(LOSSES[name], p - y, mask, {"huber_delta": jnp.float32(delta)})
 
     return np.asarray(jax.grad(loss_of_pred)(jnp.asarray(pred)))
 
@@ -134,7 +143,14 @@ def test_perfect_fit_has_zero_loss_and_zero_finite_gradient(name):
     mask = np.array([1, 1, 1, 1, 0, 0], np.float32)
     pred = y.copy()
     pred[4:] = [3.0, -9.0]  # padding may be anything
-    value = float(LOSSES[name].fn(jnp.asarray(pred - y), jnp.asarray(mask), jnp.float32(1.0)))
+    value = float(
+        call(
+            LOSSES[name],
+            jnp.asarray(pred - y),
+            jnp.asarray(mask),
+            {"huber_delta": jnp.float32(1.0)},
+        )
+    )
     g = grad_wrt_pred(name, pred, y, mask, 1.0)
     assert value == 0.0
     assert np.all(np.isfinite(g))
@@ -146,7 +162,9 @@ def test_l2_gradient_through_a_model_at_a_perfect_fit_is_zero():
     y = 2.0 * x + 1.0
 
     def loss(p):
-        return LOSSES["l2"].fn(p[0] * x + p[1] - y, jnp.ones_like(x), jnp.float32(1.0))
+        return call(
+            LOSSES["l2"], p[0] * x + p[1] - y, jnp.ones_like(x), {"huber_delta": jnp.float32(1.0)}
+        )
 
     g = np.asarray(jax.grad(loss)(jnp.array([2.0, 1.0])))
     np.testing.assert_array_equal(g, [0.0, 0.0])
@@ -163,8 +181,8 @@ def test_l1_gradient_at_a_zero_error_is_zero():
 def test_all_padding_gives_zero_not_nan(name):
     e = jnp.array([3.0, -4.0], jnp.float32)
     mask = jnp.zeros(2, jnp.float32)
-    assert float(LOSSES[name].fn(e, mask, jnp.float32(1.0))) == 0.0
-    g = jax.grad(lambda err: LOSSES[name].fn(err, mask, jnp.float32(1.0)))(e)
+    assert float(call(LOSSES[name], e, mask, {"huber_delta": jnp.float32(1.0)})) == 0.0
+    g = jax.grad(lambda err: call(LOSSES[name], err, mask, {"huber_delta": jnp.float32(1.0)}))(e)
     np.testing.assert_array_equal(np.asarray(g), 0.0)
 
 
@@ -173,7 +191,7 @@ def test_all_losses_matches_each_loss(delta):
     rng = np.random.default_rng(7)
     y = rng.normal(0.0, 2.0, 11).astype(np.float32)
     pred = (y + errors(8, 11)).astype(np.float32)
-    got = all_losses(pred, y, delta)
+    got = all_losses(pred, y, huber_delta=delta)
     assert list(got) == list(LOSS_NAMES)
     for name, value in got.items():
         assert isinstance(value, float)
@@ -192,8 +210,12 @@ finite_errors = st.lists(
 def test_rmse_is_never_below_mae(errs):
     e = np.array(errs, np.float32)
     ones = np.ones_like(e)
-    mae = float(LOSSES["l1"].fn(jnp.asarray(e), jnp.asarray(ones), jnp.float32(1.0)))
-    rmse = float(LOSSES["l2"].fn(jnp.asarray(e), jnp.asarray(ones), jnp.float32(1.0)))
+    mae = float(
+        call(LOSSES["l1"], jnp.asarray(e), jnp.asarray(ones), {"huber_delta": jnp.float32(1.0)})
+    )
+    rmse = float(
+        call(LOSSES["l2"], jnp.asarray(e), jnp.asarray(ones), {"huber_delta": jnp.float32(1.0)})
+    )
     # True in exact arithmetic (Cauchy-Schwarz); allow float32 rounding when all |e| are equal
     # and underflow of e**2 for tiny errors.
     assert rmse >= mae * (1 - 1e-5) - 1e-18
@@ -205,7 +227,7 @@ def test_rmse_is_never_below_mae(errs):
 def test_every_loss_matches_numpy_on_arbitrary_errors(errs, delta):
     e = np.array(errs, np.float32)
     delta = float(np.float32(delta))
-    got = all_losses(e, np.zeros_like(e), delta)
+    got = all_losses(e, np.zeros_like(e), huber_delta=delta)
     for name, value in got.items():
         # atol: squares of errors below ~1e-19 underflow in float32.
         np.testing.assert_allclose(value, np_loss(name, e, delta), rtol=1e-5, atol=1e-18)

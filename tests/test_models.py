@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from reference import finite_differences, np_loss
 
-from explorer.losses import LOSSES
+from explorer.losses import LOSSES, call
 from explorer.models import ACTIVATIONS, MAX_DEGREE, MAX_RELUS, MAX_WIDTH, MODELS, build_model
 
 MODEL_CASES = [
@@ -77,7 +77,12 @@ def test_gradient_of_model_and_loss_matches_finite_differences(name, size, loss)
     mask = jnp.ones(x.size, jnp.float32)
 
     def loss_at(p):
-        return LOSSES[loss].fn(model.predict(p, jnp.asarray(x)) - y, mask, jnp.float32(1.0))
+        return call(
+            LOSSES[loss],
+            model.predict(p, jnp.asarray(x)) - y,
+            mask,
+            {"huber_delta": jnp.float32(1.0)},
+        )
 
     g = np.asarray(jax.grad(loss_at)(jnp.asarray(flat)))
 
@@ -110,7 +115,7 @@ def test_flatten_and_unflatten_round_trip(name, size):
     model = build_model(name, **size)
     flat = model.init(8)
     named = model.unflatten(flat)
-    assert list(named) == model.param_names
+    assert list(named) == model.groups
     for pname, shape in model.shapes:
         assert named[pname].shape == shape
     np.testing.assert_array_equal(model.flatten(named), flat)
@@ -126,7 +131,7 @@ def test_layout_names_every_entry():
     assert build_model("mlp", width=2).layout == [
         "W1[0]", "W1[1]", "b1[0]", "b1[1]", "W2[0]", "W2[1]", "b2",
     ]  # fmt: skip
-    assert build_model("relu-sum", relus=3).param_names == ["m", "b", "c"]
+    assert build_model("relu-sum", relus=3).groups == ["m", "b", "c"]
     assert build_model("mlp", width=4).n_params == 3 * 4 + 1
 
 

@@ -1,6 +1,7 @@
 """The sidebar: data, model and training controls, each section a function returning its
-choices. Every control is bound to the URL (``bind="query-params"``), so a copied link
-reopens the same view; choosing a preset writes its suggested settings into the controls.
+choices. Every widget is made from its setting's declaration (``explorer.registry``) and
+bound to the URL (``bind="query-params"``), so a copied link reopens the same view;
+choosing a preset writes its suggested settings into the controls.
 """
 
 from __future__ import annotations
@@ -11,106 +12,132 @@ from types import MappingProxyType
 
 import streamlit as st
 
-from explorer import LOSSES, OPTIMIZERS, PRESETS, DataError, Dataset, make_preset
+from explorer import LOSSES, MODELS, OPTIMIZERS, PRESETS, DataError, Dataset, make_preset
 from explorer.csvdata import LIMITS_TEXT, parse_csv
-from explorer.data import safe_text
-from explorer.models import ACTIVATIONS, MAX_DEGREE, MAX_RELUS
+from explorer.data import clean_text
+from explorer.registry import DEFAULT_PRESET, PRESET, SETTINGS, suggested
+from explorer.settings import Setting
 
 from .player import force_epoch
 
 CSV = "csv"
 CSV_LABEL = "CSV upload"
-DEFAULT_PRESET = "fastai-quadratic"
-LR_OPTIONS = tuple(float(f"{m}e{e}") for e in range(-6, 1) for m in (1, 2, 3, 5)) + (10.0,)
-EPOCH_OPTIONS = (1, 2, 3, 5, 10, 20, 30, 50, 100, 200, 300, 500, 1000, 2000, 3000, 5000, 10000)
-BATCH_OPTIONS = ("all", 1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
-MAX_UI_POINTS = 1000
-MAX_UI_WIDTH = 16
-# Labels are what the URL carries (Streamlit binds the formatted option), so keep them short.
-MODEL_NOTES = MappingProxyType(
-    {
-        "line": "m·x + b",
-        "quadratic": "a·x² + b·x + c",
-        "polynomial": "c0 + c1·x + … + cd·x^d",
-        "relu-sum": "c + Σ max(mᵢ·x + bᵢ, 0): lesson 3's rectified lines, added up",
-        "mlp": "one hidden layer: b2 + Σ W2ⱼ·act(W1ⱼ·x + b1ⱼ)",
-    }
-)
+# A slider of more stops than this is a number box instead (the seed).
+MAX_SLIDER_STOPS = 100_000
 START_LABELS = MappingProxyType(
     {"preset": "preset values", "random": "random", "hand": "fit by hand"}
 )
-LOSS_LABELS = MappingProxyType({"l1": "L1", "l2": "L2", "mse": "MSE", "huber": "Huber"})
-# Compact forms for the radio's captions; the chosen loss's full formula is shown below it.
-INLINE_FORMULAS = MappingProxyType(
+# How a choice is shown (and so written in the link: Streamlit binds the shown option).
+CHOICE_LABELS = MappingProxyType(
     {
-        "l1": r"$\tfrac{1}{n}\sum|\hat y - y|$",
-        "l2": r"$\sqrt{\tfrac{1}{n}\sum(\hat y - y)^2}$",
-        "mse": r"$\tfrac{1}{n}\sum(\hat y - y)^2$",
-        "huber": r"$\tfrac{1}{n}\sum h_\delta(\hat y - y)$",
+        "loss": lambda k: LOSSES[k].short,
+        "optimizer": lambda k: OPTIMIZERS[k].short,
     }
 )
-OPT_LABELS = MappingProxyType({"sgd": "SGD", "momentum": "momentum", "adam": "Adam"})
+LR_OPTIONS = SETTINGS["lr"].options
 
 
 @dataclass(frozen=True)
-class DataChoice:
-    dataset: Dataset
-    key: tuple  # identifies the data for caches
-    preset: str | None  # None for a CSV file
+class Choices:
+    """What the sidebar says to run.
 
+    Attributes:
+        preset: the preset, or None for a CSV file.
+        dataset: the CSV's points (None for a preset, which ``resolve`` draws).
+        data_key: identifies the data for caches.
+        values: every shown setting's value, by setting name.
+        start: where the parameters begin: a key of START_LABELS.
+    """
 
-@dataclass(frozen=True)
-class ModelChoice:
-    name: str
-    size: tuple  # (("degree", 3),) ...
-
-
-@dataclass(frozen=True)
-class TrainChoice:
-    loss: str
-    lr: float
-    epochs: int
-    optimizer: str
-    momentum: float
-    beta1: float
-    beta2: float
-    huber_delta: float
-    batch_size: int | None
+    preset: str | None
+    dataset: Dataset | None
+    data_key: tuple
+    values: dict
     start: str
 
 
-def preset_defaults(preset: str) -> dict:
-    """What choosing ``preset`` sets: its recipe's knobs and its suggested settings."""
-    p = PRESETS.get(preset, PRESETS[DEFAULT_PRESET])
-    d = p.defaults
-    return dict(
-        points=p.points,
-        noise=p.noise,
-        outliers=0,
-        model=d.get("model", "quadratic"),
-        degree=d.get("degree", 3),
-        relus=d.get("relus", 2),
-        width=d.get("width", 8),
-        act=d.get("activation", "relu"),
-        loss=d.get("loss", "l2"),
-        lr=d.get("lr", 0.01),
-        epochs=d.get("epochs", 100),
-        opt=d.get("optimizer", "sgd"),
-        start="preset" if d.get("init") else "random",
-    )
+def label(s: Setting, value) -> str:
+    """How a value of ``s`` is shown on its widget and written in the link."""
+    if value is None or value == s.none_label:
+        return s.none_label or ""
+    if s.name in CHOICE_LABELS:
+        return CHOICE_LABELS[s.name](value)
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def widget_range(s: Setting, high: float | None = None) -> tuple[float, float, float]:
+    """(low, high, step) of the slider of a number setting; ``high`` caps it further."""
+    low, top, step = s.ui or (s.low, s.high, 1 if s.whole else 0.01)
+    if high is not None:
+        top = min(top, high)
+    return low, top, step
+
+
+def link_defaults(preset: str | None) -> dict:
+    """What choosing ``preset`` sets, by widget key: its recipe's knobs and suggestions."""
+    values = suggested(preset)
+    out = {s.link: _widget_value(s, values[name]) for name, s in SETTINGS.items()}
+    out["start"] = "preset" if values.get("init") else "random"
+    return out
+
+
+def _widget_value(s: Setting, value):
+    if s.options:
+        return _nearest(s.options, value) if value is not None else s.none_label
+    if s.choices:
+        return value
+    return int(value) if s.whole else float(value)
+
+
+def setting_widget(s: Setting, default, high: float | None = None, where=None):
+    """The widget of ``s`` (slider, number box, select or stops slider), bound to the link
+    under ``s.link``; returns the value in the setting's own terms (None for "all")."""
+    where = where or st.sidebar
+    common = dict(key=s.link, bind="query-params", help=s.help)
+    if s.choices:
+        value = where.selectbox(
+            s.label,
+            s.choices,
+            index=s.choices.index(default),
+            format_func=lambda v: label(s, v),
+            **common,
+        )
+    elif s.options:
+        value = where.select_slider(
+            s.label,
+            s.options,
+            value=_widget_value(s, default),
+            format_func=lambda v: label(s, v),
+            **common,
+        )
+    else:
+        low, top, step = widget_range(s, high)
+        kind = int if s.whole else float
+        low, top, step, start = kind(low), kind(top), kind(step), kind(min(default, top))
+        if (top - low) / step > MAX_SLIDER_STOPS:
+            value = where.number_input(s.label, low, top, start, step=step, **common)
+        else:
+            value = where.slider(s.label, low, top, start, step=step, **common)
+    return None if value == s.none_label else value
 
 
 def _apply_preset() -> None:
-    # on_change of the preset: its settings replace the old ones (as the lesson's notebook).
+    # on_change of the preset: its settings replace the old ones (as the lesson's notebook);
+    # the seed stays, so the same draw of a new recipe can be compared.
     preset = st.session_state.get("preset")
     if preset in PRESETS:
-        for key, value in preset_defaults(preset).items():
-            st.session_state[key] = value
+        for key, value in link_defaults(preset).items():
+            if key != SETTINGS["seed"].link:
+                st.session_state[key] = value
         force_epoch(0)
 
 
-def data_ui() -> DataChoice:
-    """Data section: preset or CSV, and the recipe's knobs."""
+def data_ui() -> tuple[str | None, Dataset | None, tuple, dict]:
+    """Data section: preset or CSV, and the recipe's knobs.
+
+    Returns:
+        (preset or None, the CSV's dataset or None, data key, knob values by name).
+    """
     st.sidebar.header("Data")
     source = st.sidebar.selectbox(
         "Target points",
@@ -119,78 +146,48 @@ def data_ui() -> DataChoice:
         key="preset",
         bind="query-params",
         on_change=_apply_preset,
-        help="Presets follow fast.ai lesson 3 and fastbook chapter 4; or upload your own.",
+        help=f"{PRESET.help.rstrip('.')}; or upload your own.",
     )
-    base = preset_defaults(source if source in PRESETS else DEFAULT_PRESET)
-    seed = st.sidebar.number_input(
-        "Seed",
-        0,
-        2**31 - 1,
-        42,
-        step=1,
-        key="seed",
-        bind="query-params",
-        help="Seeds the noise, the outliers, the random start and the mini-batch shuffle.",
-    )
+    base = suggested(source if source in PRESETS else DEFAULT_PRESET)
+    seed = setting_widget(SETTINGS["seed"], base["seed"])
     if source == CSV:
-        return _csv_ui()
+        dataset, key = _csv_ui()
+        return None, dataset, key, dict(seed=seed)
     if source not in PRESETS:
         source = DEFAULT_PRESET
     st.sidebar.caption(PRESETS[source].description)
-    points = st.sidebar.slider(
-        "Number of points", 2, MAX_UI_POINTS, base["points"], key="points", bind="query-params"
-    )
-    noise = st.sidebar.slider(
-        "Noise",
-        0.0,
-        10.0,
-        float(base["noise"]),
-        step=0.05,
-        key="noise",
-        bind="query-params",
-        help="Standard deviation of the added noise (the recipe's own level by default).",
-    )
-    outliers = st.sidebar.slider(
-        "Outliers",
-        0,
-        min(10, points),
-        min(int(base["outliers"]), points),
-        key="outliers",
-        bind="query-params",
-        help="Points thrown far above the curve: where L1 and L2 disagree.",
-    )
-    dataset = make_preset(source, points=points, noise=noise, outliers=outliers, seed=seed)
-    st.session_state["last_data"] = dataset
-    return DataChoice(dataset, ("preset", source, points, noise, outliers, seed), source)
+    points = setting_widget(SETTINGS["points"], base["points"])
+    noise = setting_widget(SETTINGS["noise"], base["noise"])
+    outliers = setting_widget(SETTINGS["outliers"], base["outliers"], high=points)
+    values = dict(seed=seed, points=points, noise=noise, outliers=outliers)
+    st.session_state["last_data"] = make_preset(source, **values)
+    return source, None, ("preset", source, points, noise, outliers, seed), values
 
 
-def _csv_ui() -> DataChoice:
+def _csv_ui() -> tuple[Dataset, tuple]:
     upload = st.sidebar.file_uploader(
         "CSV file (x, y)", type=["csv", "txt", "tsv"], key="upload", help=LIMITS_TEXT
     )
     previous = st.session_state.get("last_data") or make_preset(DEFAULT_PRESET)
+    kept = ("kept", previous.name, previous.x.tobytes(), previous.y.tobytes())
     if upload is None:
         st.sidebar.info(f"Upload a file. Meanwhile: {plain(previous.name)}.")
-        return DataChoice(
-            previous, ("kept", previous.name, previous.x.tobytes(), previous.y.tobytes()), None
-        )
+        return previous, kept
     raw = upload.getvalue()
     digest = hashlib.sha256(raw).hexdigest()
     try:
         dataset = _parse_upload(digest, raw, upload.name)
     except DataError as err:
         st.sidebar.error(
-            f"**{plain(safe_text(upload.name, 60))}** can't be used: {plain(str(err))}. "
+            f"**{plain(clean_text(upload.name, 60))}** can't be used: {plain(str(err))}. "
             f"Still showing {plain(previous.name)}."
         )
-        return DataChoice(
-            previous, ("kept", previous.name, previous.x.tobytes(), previous.y.tobytes()), None
-        )
+        return previous, kept
     st.sidebar.success(
         plain(f"{dataset.name}: {dataset.n} points ({dataset.x_label}, {dataset.y_label})")
     )
     st.session_state["last_data"] = dataset
-    return DataChoice(dataset, ("csv", digest), None)
+    return dataset, ("csv", digest)
 
 
 def plain(text: str) -> str:
@@ -208,148 +205,69 @@ def _parse_upload(digest: str, _raw: bytes, name: str) -> Dataset:
     return parse_csv(_raw, name)
 
 
-def model_ui(defaults: dict) -> ModelChoice:
-    """Model section: the family and its size."""
+def model_ui(defaults: dict) -> dict:
+    """Model section: the family and its size settings, by name."""
     st.sidebar.header("Model")
-    name = st.sidebar.selectbox(
-        "Function to fit",
-        tuple(MODEL_NOTES),
-        index=tuple(MODEL_NOTES).index(defaults["model"]),
-        key="model",
-        bind="query-params",
-    )
-    st.sidebar.caption(MODEL_NOTES[name])
-    size: tuple = ()
-    if name == "polynomial":
-        size = (
-            (
-                "degree",
-                st.sidebar.slider(
-                    "Degree", 1, MAX_DEGREE, defaults["degree"], key="degree", bind="query-params"
-                ),
-            ),
-        )
-    elif name == "relu-sum":
-        size = (
-            (
-                "relus",
-                st.sidebar.slider(
-                    "Number of ReLUs",
-                    1,
-                    MAX_RELUS,
-                    defaults["relus"],
-                    key="relus",
-                    bind="query-params",
-                ),
-            ),
-        )
-    elif name == "mlp":
-        width = st.sidebar.slider(
-            "Hidden units", 1, MAX_UI_WIDTH, defaults["width"], key="width", bind="query-params"
-        )
-        act = st.sidebar.selectbox(
-            "Activation",
-            tuple(ACTIVATIONS),
-            index=tuple(ACTIVATIONS).index(defaults["act"]),
-            key="act",
-            bind="query-params",
-        )
-        size = (("width", width), ("activation", act))
-    return ModelChoice(name, size)
+    name = setting_widget(SETTINGS["model"], defaults["model"])
+    st.sidebar.caption(MODELS[name].words)
+    values = {"model": name}
+    for s in MODELS[name].settings:
+        values[s.name] = setting_widget(s, defaults[s.name])
+    return values
 
 
-def lr_label(v: float) -> str:
-    return f"{v:g}"
+def training_ui(defaults: dict, start_offered: tuple[str, ...]) -> tuple[dict, str]:
+    """Training section: loss, learning rate, epochs, optimizer, batch, start.
 
-
-def training_ui(defaults: dict) -> TrainChoice:
-    """Training section: loss, learning rate, epochs, optimizer, batch, start."""
+    Returns:
+        (the settings by name, the start: a key of START_LABELS).
+    """
     st.sidebar.header("Training")
-    names = tuple(LOSSES)
+    loss_setting = SETTINGS["loss"]
+    names = loss_setting.choices
     loss = st.sidebar.radio(
-        "Loss",
+        loss_setting.label,
         names,
         index=names.index(defaults["loss"]),
-        format_func=LOSS_LABELS.get,
-        captions=[f"{LOSSES[k].words} {INLINE_FORMULAS[k]}" for k in names],
-        key="loss",
+        format_func=lambda k: label(loss_setting, k),
+        captions=[f"{LOSSES[k].words} {LOSSES[k].inline}" for k in names],
+        key=loss_setting.link,
         bind="query-params",
     )
     st.sidebar.latex(LOSSES[loss].formula)
-    delta = 1.0
-    if loss == "huber":
-        delta = st.sidebar.slider(
-            "Huber delta", 0.05, 10.0, 1.0, step=0.05, key="delta", bind="query-params"
-        )
-    lr = st.sidebar.select_slider(
-        "Learning rate",
-        LR_OPTIONS,
-        value=_nearest(LR_OPTIONS, defaults["lr"]),
-        format_func=lr_label,
-        key="lr",
-        bind="query-params",
-        help="The step is learning rate × gradient (log scale, 1e-6 to 10).",
-    )
-    epochs = st.sidebar.select_slider(
-        "Epochs",
-        EPOCH_OPTIONS,
-        value=_nearest(EPOCH_OPTIONS, defaults["epochs"]),
-        key="epochs",
-        bind="query-params",
-        help="Passes over the data; each is one step of gradient descent (full batch).",
-    )
-    opts = tuple(OPTIMIZERS)
-    optimizer = st.sidebar.selectbox(
-        "Optimizer",
-        opts,
-        index=opts.index(defaults["opt"]),
-        format_func=OPT_LABELS.get,
-        key="opt",
-        bind="query-params",
-        help="; ".join(f"{o.label}: {o.words}" for o in OPTIMIZERS.values()),
-    )
-    momentum, beta1, beta2 = 0.9, 0.9, 0.999
-    if optimizer == "momentum":
-        momentum = st.sidebar.slider(
-            "Momentum", 0.0, 0.99, 0.9, step=0.01, key="momentum", bind="query-params"
-        )
-    elif optimizer == "adam":
-        beta1 = st.sidebar.slider(
-            "Adam beta1", 0.0, 0.99, 0.9, step=0.01, key="beta1", bind="query-params"
-        )
-        beta2 = st.sidebar.select_slider(
-            "Adam beta2", (0.9, 0.99, 0.999, 0.9999), value=0.999, key="beta2", bind="query-params"
-        )
-    batch = st.sidebar.select_slider(
-        "Batch size",
-        BATCH_OPTIONS,
-        value="all",
-        key="batch",
-        bind="query-params",
-        help="'all' is full-batch gradient descent; smaller batches take several shuffled steps per epoch.",
-    )
+    values = {"loss": loss}
+    for s in LOSSES[loss].settings:
+        values[s.name] = setting_widget(s, defaults[s.name])
+    for name in ("lr", "epochs", "optimizer"):
+        values[name] = setting_widget(SETTINGS[name], defaults[name])
+    for s in OPTIMIZERS[values["optimizer"]].settings:
+        values[s.name] = setting_widget(s, defaults[s.name])
+    values["batch_size"] = setting_widget(SETTINGS["batch_size"], defaults["batch_size"])
+    if st.session_state.get("start", "random") not in start_offered:
+        # "preset values" is offered only where the preset has values for this model.
+        st.session_state["start"] = "random"
     start = st.sidebar.radio(
         "Start from",
-        tuple(START_LABELS),
-        index=tuple(START_LABELS).index(defaults["start"]),
+        start_offered,
+        index=start_offered.index(defaults["start"])
+        if defaults["start"] in start_offered
+        else start_offered.index("random"),
         format_func=START_LABELS.get,
         key="start",
         bind="query-params",
         help="Where the parameters begin. Runs with the same start can be compared.",
     )
-    return TrainChoice(
-        loss,
-        float(lr),
-        int(epochs),
-        optimizer,
-        float(momentum),
-        float(beta1),
-        float(beta2),
-        float(delta),
-        None if batch == "all" else int(batch),
-        start,
-    )
+    return values, start
+
+
+def start_options(preset: str | None, model: str) -> tuple[str, ...]:
+    """The starts on offer: preset values only where the preset suggests some for
+    ``model``."""
+    d = PRESETS[preset].defaults if preset in PRESETS else {}
+    has = bool(d.get("init")) and d.get("model") == model
+    return tuple(k for k in START_LABELS if k != "preset" or has)
 
 
 def _nearest(options, value):
-    return min(options, key=lambda o: abs(o - value) / max(abs(value), 1e-12))
+    numbers = [o for o in options if not isinstance(o, str)]
+    return min(numbers, key=lambda o: abs(o - value) / max(abs(value), 1e-12))

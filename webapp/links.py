@@ -2,7 +2,8 @@
 
 Streamlit silently drops a URL value that its widget cannot take; the explorer says so,
 once per session, so that a person opening a mangled link knows which settings were not
-applied.
+applied. Each setting's rule comes from the same declaration as its widget
+(``controls.setting_widget``), so the two cannot drift apart.
 """
 
 from __future__ import annotations
@@ -13,27 +14,20 @@ from types import MappingProxyType
 
 import streamlit as st
 
-from explorer import LOSSES, MODELS, OPTIMIZERS, PRESETS
-from explorer.models import ACTIVATIONS, MAX_DEGREE, MAX_RELUS
+from explorer import PRESETS
+from explorer.registry import DEFAULT_PRESET, SETTINGS, suggested
+from explorer.settings import Setting
 
-from .controls import (
-    BATCH_OPTIONS,
-    CSV_LABEL,
-    EPOCH_OPTIONS,
-    LOSS_LABELS,
-    LR_OPTIONS,
-    MAX_UI_POINTS,
-    MAX_UI_WIDTH,
-    OPT_LABELS,
-    START_LABELS,
-    lr_label,
-)
+from .controls import CSV_LABEL, START_LABELS, label, widget_range
 
 VIEWS = ("Train", "Compare losses", "Fit by hand")
 
+# A rule takes the link's text and gives None when the widget takes it as it is, else a
+# note for people.
+Rule = Callable[[str], str | None]
 
-def _number(low: float, high: float, whole: bool = False) -> Callable[[str], str | None]:
-    """A rule: None when the widget takes the value as it is, else a note for people."""
+
+def _number(low: float, high: float, whole: bool = False) -> Rule:
     expected = f"expected {'a whole number' if whole else 'a number'} from {low:g} to {high:g}"
 
     def check(text: str) -> str | None:
@@ -53,7 +47,7 @@ def _number(low: float, high: float, whole: bool = False) -> Callable[[str], str
     return check
 
 
-def _one_of(options) -> Callable[[str], str | None]:
+def _one_of(options) -> Rule:
     options = [str(o) for o in options]
     shown = (
         ", ".join(options) if len(options) <= 8 else f"{', '.join(options[:6])}, … {options[-1]}"
@@ -61,36 +55,51 @@ def _one_of(options) -> Callable[[str], str | None]:
     return lambda text: None if text in options else f"expected one of {shown}"
 
 
-RULES: Mapping[str, tuple[Callable[[str], bool], str]] = MappingProxyType(
+def setting_rule(s: Setting, high: float | None = None) -> Rule:
+    """The rule of ``s``'s widget; ``high`` is the cap from ``s.high_from``."""
+    if s.choices:
+        return _one_of([label(s, c) for c in s.choices])
+    if s.options:
+        return _one_of([label(s, o) for o in s.options])
+    low, top, _ = widget_range(s, high)
+    return _number(low, top, whole=s.whole)
+
+
+# The app's own link keys, beside the settings'.
+UI_RULES: Mapping[str, Rule] = MappingProxyType(
     {
         "preset": _one_of([*PRESETS, CSV_LABEL]),
-        "seed": _number(0, 2**31 - 1, whole=True),
-        "points": _number(2, MAX_UI_POINTS, whole=True),
-        "noise": _number(0, 10),
-        "outliers": _number(0, 10, whole=True),
-        "model": _one_of(MODELS),
-        "degree": _number(1, MAX_DEGREE, whole=True),
-        "relus": _number(1, MAX_RELUS, whole=True),
-        "width": _number(1, MAX_UI_WIDTH, whole=True),
-        "act": _one_of(ACTIVATIONS),
-        "loss": _one_of([LOSS_LABELS[k] for k in LOSSES]),
-        "delta": _number(0.05, 10),
-        "lr": _one_of([lr_label(v) for v in LR_OPTIONS]),
-        "epochs": _one_of(EPOCH_OPTIONS),
-        "opt": _one_of([OPT_LABELS[k] for k in OPTIMIZERS]),
-        "momentum": _number(0, 0.99),
-        "beta1": _number(0, 0.99),
-        "beta2": _one_of([0.9, 0.99, 0.999, 0.9999]),
-        "batch": _one_of(BATCH_OPTIONS),
         "start": _one_of(START_LABELS.values()),
         "view": _one_of(VIEWS),
-        "epoch": _number(0, 10_000, whole=True),
-        "compare": _one_of([LOSSES[k].label for k in LOSSES]),
+        "epoch": _number(0, SETTINGS["epochs"].high, whole=True),
+        "compare": _one_of([label(SETTINGS["loss"], k) for k in SETTINGS["loss"].choices]),
         "log": _one_of(["0", "1"]),
         "present": _one_of(["0", "1"]),
     }
 )
+RULES: Mapping[str, Rule] = MappingProxyType(
+    {**{s.link: setting_rule(s) for s in SETTINGS.values()}, **UI_RULES}
+)
+BY_LINK: Mapping[str, Setting] = MappingProxyType({s.link: s for s in SETTINGS.values()})
 HAND = _number(-1e6, 1e6)
+
+
+def _rule(key: str) -> Rule | None:
+    """The rule for ``key``, with a cap another setting in the link sets (outliers can be
+    at most the number of points)."""
+    if key.startswith("hand_"):
+        return HAND
+    s = BY_LINK.get(key)
+    if s is None or s.high_from is None:
+        return RULES.get(key)
+    cap_setting = SETTINGS[s.high_from]
+    text = st.query_params.get(cap_setting.link)
+    if text is not None and RULES[cap_setting.link](text) is None:
+        cap = float(text)
+    else:
+        preset = st.query_params.get("preset")
+        cap = suggested(preset if preset in PRESETS else DEFAULT_PRESET)[s.high_from]
+    return setting_rule(s, high=int(cap) if s.whole else cap)
 
 
 def check_link() -> list[str]:
@@ -99,7 +108,7 @@ def check_link() -> list[str]:
         return st.session_state["link_notes"]
     notes = []
     for key in st.query_params:
-        rule = HAND if key.startswith("hand_") else RULES.get(key)
+        rule = _rule(key)
         values = st.query_params.get_all(key)
         if rule is None:
             notes.append(f"`{_short(key)}` is not a setting of this app")

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
-import numpy as np
 import streamlit as st
 
 from explorer import build_model
+from explorer.api import resolve
+from explorer.registry import suggested
 
 from . import player, views
-from .controls import DEFAULT_PRESET, data_ui, model_ui, preset_defaults, training_ui
+from .controls import (
+    DEFAULT_PRESET,
+    Choices,
+    data_ui,
+    model_ui,
+    start_options,
+    training_ui,
+)
 from .links import VIEWS, check_link, link_hand_values, show_link_notes
-from .runs import get_run, start_values
+from .runs import get_run
 
 
 def header(present: bool) -> str:
@@ -77,30 +85,35 @@ def main() -> None:
     notices = st.container()
     with notices:
         show_link_notes(notes)
-    data = data_ui()
-    defaults = preset_defaults(data.preset or DEFAULT_PRESET)
-    model = model_ui(defaults)
-    t = training_ui(defaults)
-    seed = int(st.session_state.get("seed", 42))
-    names = build_model(model.name, **dict(model.size)).layout
+    choices = sidebar()
+    names = build_model(choices.values["model"], **choices.values).layout
     hand = hand_values(names)
     with notices:
-        keep_hand_values_in_link(view, t.start, hand)
-    init = start_values(data, model, t, hand)
-    run = get_run(data, model, t, init, seed)
-    if data.preset is None:
+        keep_hand_values_in_link(view, choices.start, hand)
+    spec = resolve(
+        preset=choices.preset,
+        data=choices.dataset,
+        init={"preset": None, "random": {}, "hand": hand}[choices.start],
+        **choices.values,
+    )
+    if choices.preset is None:
         notices.caption(
             ":material/link_off: The link to this view holds every setting but not your "
             "uploaded CSV: whoever opens it must upload the same file."
         )
     if view == "Compare losses":
-        views.compare_view(data, model, t, init, seed, present)
+        views.compare_view(spec, choices, present)
     elif view == "Fit by hand":
-        views.hand_view(
-            data,
-            model,
-            t,
-            run.history.params[0] if run.history.last_epoch >= 0 else np.zeros(len(names)),
-        )
+        views.hand_view(spec)
     else:
-        views.train_view(run, present)
+        views.train_view(get_run(spec, choices.data_key), present)
+
+
+def sidebar() -> Choices:
+    """The sidebar's sections, top to bottom: what to run."""
+    preset, dataset, data_key, values = data_ui()
+    defaults = suggested(preset or DEFAULT_PRESET)
+    defaults["start"] = "preset" if defaults.get("init") else "random"
+    values |= model_ui(defaults)
+    train, start = training_ui(defaults, start_options(preset, values["model"]))
+    return Choices(preset, dataset, data_key, values | train, start)

@@ -7,16 +7,15 @@ same object.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import streamlit as st
 
-from explorer import PRESETS, Dataset, History
+from explorer import PRESETS, History
 from explorer.api import RunSpec, run
 from explorer.figures import COLORS
 
-from .controls import DataChoice, ModelChoice, TrainChoice
 from .player import Timeline, timeline
 
 MAX_CACHED_RUNS = 24
@@ -30,55 +29,16 @@ class Run:
     key: tuple  # everything that decides the run (its cache key)
 
 
-def start_values(
-    data: DataChoice, model: ModelChoice, train_choice: TrainChoice, hand: dict
-) -> tuple:
-    """The explicit initial values for the chosen start, as a sorted tuple of pairs."""
-    if train_choice.start == "preset" and data.preset is not None:
-        d = PRESETS[data.preset].defaults
-        if d.get("model") == model.name and d.get("init"):
-            return tuple(sorted(d["init"].items()))
-    if train_choice.start == "hand":
-        return tuple(sorted(hand.items()))
-    return ()
+def run_key(spec: RunSpec, data_key: tuple) -> tuple:
+    """Everything that decides a run, hashable: the data, the settings the run reads
+    (``spec.used``: a batch of all the points and a setting no part of the run reads do
+    not make another run) and the start."""
+    return (data_key, tuple(spec.used.items()), spec.init)
 
 
-def get_run(
-    data: DataChoice,
-    model: ModelChoice,
-    t: TrainChoice,
-    init: tuple,
-    seed: int,
-    loss: str | None = None,
-) -> Run:
+def get_run(spec: RunSpec, data_key: tuple) -> Run:
     """The run for these settings (trained once, then served from the cache)."""
-    # The start mode is already resolved into ``init``; keep it out of the cache key.
-    t = replace(t, loss=loss or t.loss, start="")
-    if data.preset is not None:
-        _, preset, points, noise, outliers, _ = data.key
-        source = dict(preset=preset, points=points, noise=noise, outliers=outliers)
-    else:
-        source = dict(data=data.dataset.name, points=data.dataset.n)
-    spec = RunSpec(
-        data=data.dataset,
-        model_name=model.name,
-        size=dict(model.size),
-        loss=t.loss,
-        optimizer=t.optimizer,
-        lr=t.lr,
-        epochs=t.epochs,
-        batch_size=t.batch_size,
-        seed=seed,
-        init=dict(init),
-        momentum=t.momentum,
-        beta1=t.beta1,
-        beta2=t.beta2,
-        huber_delta=t.huber_delta,
-        source=source,
-    )
-    # Everything that decides the run, in hashable form; the spec itself is not hashed.
-    key = (data.key, model, t, init, seed)
-    return _cached_run(key, _spec=spec)
+    return _cached_run(run_key(spec, data_key), _spec=spec)
 
 
 @st.cache_resource(max_entries=MAX_CACHED_RUNS, show_spinner=False)
@@ -90,24 +50,20 @@ def _cached_run(key: tuple, _spec: RunSpec) -> Run:
     return Run(h, timeline([("model", COLORS["model"], h)], labels), labels, key)
 
 
-def hand_ranges(
-    data: Dataset, model_name: str, names: list[str]
-) -> dict[str, tuple[float, float, float]]:
+def hand_ranges(spec: RunSpec) -> dict[str, tuple[float, float, float]]:
     """Slider (low, high, step) per parameter for fitting by hand.
 
-    For the lesson's quadratic on its own data, the notebook's -1.1..3.3 by 0.1. For models
-    linear in their parameters, a symmetric range that holds the least-squares optimum;
-    otherwise -5..5.
+    The preset's own range where the course gives one for its model (lesson 3's
+    -1.1..3.3 by 0.1); for models linear in their parameters, a symmetric range that holds
+    the least-squares optimum; otherwise -5..5.
     """
-    if model_name == "quadratic" and data.name == "fastai-quadratic":
-        return {n: (-1.1, 3.3, 0.1) for n in names}
-    powers = {"line": [1, 0], "quadratic": [2, 1, 0]}.get(model_name)
-    if model_name == "polynomial":
-        powers = list(range(len(names)))
-    if powers is None:
-        return {n: (-5.0, 5.0, 0.05) for n in names}
-    design = np.stack([data.x**p for p in powers], axis=1)
-    best = np.linalg.lstsq(design, data.y, rcond=None)[0]
+    names = spec.model.layout
+    preset = PRESETS.get(spec.source.get("preset"))
+    if preset and preset.hand_range and preset.defaults.get("model") == spec.model.name:
+        return dict.fromkeys(names, preset.hand_range)
+    best = spec.model.least_squares(spec.data.x, spec.data.y)
+    if best is None:
+        return dict.fromkeys(names, (-5.0, 5.0, 0.05))
     out = {}
     for n, b in zip(names, best, strict=True):
         half = _nice(max(3.0, 1.5 * abs(float(b))))

@@ -5,13 +5,14 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from explorer import LOSSES, build_model, figures
+from explorer import LOSSES, figures
+from explorer.api import RunSpec, compare_specs, comparison_rows, start
 from explorer.export import history_csv, history_json
-from explorer.figures import COLORS, fmt
+from explorer.figures import fmt
 from explorer.train import evaluate
 
 from . import charts, player
-from .controls import DataChoice, ModelChoice, TrainChoice
+from .controls import Choices
 from .links import link_hand_values
 from .runs import Run, get_run, hand_ranges
 
@@ -67,7 +68,7 @@ def _train_player(run: Run, present: bool) -> None:
     player.show(
         "train_player",
         run.timeline,
-        loss_title=f"{LOSSES[h.config['loss']].label.split(' ')[0]} by epoch",
+        loss_title=f"{LOSSES[h.config['loss']].title(h.config)} by epoch",
         present=present,
     )
 
@@ -108,14 +109,7 @@ def downloads(run: Run) -> None:
     )
 
 
-def compare_view(
-    data: DataChoice,
-    model: ModelChoice,
-    t: TrainChoice,
-    init: tuple,
-    seed: int,
-    present: bool = False,
-) -> None:
+def compare_view(spec: RunSpec, choices: Choices, present: bool = False) -> None:
     names = tuple(LOSSES)
     chosen = st.multiselect(
         "Losses to compare",
@@ -129,7 +123,7 @@ def compare_view(
     if not chosen:
         st.info("Choose at least one loss.")
         return
-    runs = {name: get_run(data, model, t, init, seed, loss=name) for name in chosen}
+    runs = {name: get_run(s, choices.data_key) for name, s in compare_specs(spec, chosen).items()}
     hist = {name: r.history for name, r in runs.items()}
     notices = st.container()  # notes here never move the player (see main)
     for name, r in runs.items():
@@ -143,14 +137,14 @@ def compare_view(
     live = {k: r for k, r in runs.items() if r.history.last_epoch >= 0}
     with notices:
         _link_epoch(max(r.history.last_epoch for r in live.values()))
-    _compare_tips(data, t)
+    _compare_tips(choices)
     _compare_player(_compare_timeline(tuple((k, r.key) for k, r in live.items()), live), present)
     live = {k: r.history for k, r in live.items()}
     st.markdown(
         f"**Final results, after epoch {max(h.last_epoch for h in live.values())}** (every "
         "metric computed on the final parameters of each run, whatever epoch the player shows)"
     )
-    table = _compare_table(live)
+    table = _compare_table(live, spec)
     st.dataframe(
         table,
         hide_index=True,
@@ -164,7 +158,7 @@ def compare_view(
 def _compare_timeline(key: tuple, _runs: dict[str, Run]) -> player.Timeline:
     first = next(iter(_runs.values()))
     return player.timeline(
-        [(LOSSES[k].label.split(" (")[0], COLORS[k], r.history) for k, r in _runs.items()],
+        [(LOSSES[k].short, LOSSES[k].color, r.history) for k, r in _runs.items()],
         first.labels,
     )
 
@@ -179,11 +173,11 @@ def _set_state(**values) -> None:
         st.session_state[key] = value
 
 
-def _compare_tips(data: DataChoice, t: TrainChoice) -> None:
+def _compare_tips(choices: Choices) -> None:
     tips = []
     # Buttons as wide as their words, side by side while they fit, then wrapped.
     row = st.container(horizontal=True, vertical_alignment="center", gap="small")
-    if data.preset is not None and data.key[4] == 0:
+    if choices.preset is not None and choices.values["outliers"] == 0:
         tips.append("raise **Outliers** to see L1 shrug them off while L2 is pulled towards them")
         row.button(
             "Add 3 outliers",
@@ -193,8 +187,9 @@ def _compare_tips(data: DataChoice, t: TrainChoice) -> None:
             kwargs=dict(outliers=3),
             width="content",
         )
-    if t.epochs < 1000:
-        tips.append(f"{t.epochs} epochs may stop before each loss has settled")
+    epochs = choices.values["epochs"]
+    if epochs < 1000:
+        tips.append(f"{epochs} epochs may stop before each loss has settled")
         row.button(
             "Train 1000 epochs",
             icon=":material/fast_forward:",
@@ -207,25 +202,17 @@ def _compare_tips(data: DataChoice, t: TrainChoice) -> None:
         row.caption("Tip: " + "; ".join(tips) + ".")
 
 
-def _compare_table(runs) -> dict[str, list]:
+def _compare_table(runs: dict, spec: RunSpec) -> dict[str, list]:
     """Columns of the final results (a data frame scrolls inside its box on a phone;
     numbers stay numbers, so it aligns them and keeps every digit for a copy)."""
-    first = next(iter(runs.values()))
-    params = first.param_names[:TABLE_ROWS]
-    cols: dict[str, list] = {"trained on": [], "epochs": []}
-    cols.update({LOSSES[m].label.split(" (")[0]: [] for m in LOSSES})
-    cols.update({p: [] for p in params})
-    for name, h in runs.items():
-        k = h.last_epoch
-        metrics = evaluate(h.model, h.params[k], h.x, h.y, name, h.config["huber_delta"]).metrics
-        cells = [
-            LOSSES[name].label,
-            k,
-            *(float(metrics[m]) for m in LOSSES),
-            *(float(v) for v in h.params[k][: len(params)]),
-        ]
-        for col, cell in zip(cols.values(), cells, strict=True):
-            col.append(cell)
+    rows = comparison_rows(runs, spec.loss_settings)
+    params = next(iter(runs.values())).param_names[:TABLE_ROWS]
+    cols: dict[str, list] = {
+        "trained on": [LOSSES[r["loss"]].label for r in rows],
+        "epochs": [r["epochs_run"] for r in rows],
+    }
+    cols.update({LOSSES[m].title(spec.values): [r[f"final_{m}"] for r in rows] for m in LOSSES})
+    cols.update({p: [r.get(p) for r in rows] for p in params})
     return cols
 
 
@@ -235,10 +222,8 @@ def _train_from_hand(names: list[str]) -> None:
     player.force_epoch(0)
 
 
-def hand_view(
-    data: DataChoice, model_choice: ModelChoice, t: TrainChoice, start: np.ndarray
-) -> None:
-    model = build_model(model_choice.name, **dict(model_choice.size))
+def hand_view(spec: RunSpec) -> None:
+    model = spec.model
     names = model.layout
     if len(names) > 4:
         st.info(
@@ -246,16 +231,17 @@ def hand_view(
             "Choose the line, the quadratic, a polynomial of degree 3 or less, or one ReLU."
         )
         return
-    ds = data.dataset
+    ds = spec.data
     st.markdown(
         "Move the sliders to fit the curve yourself, as in lesson 3. The title shows the loss: "
         "that one number is all gradient descent looks at."
     )
-    ranges = hand_ranges(ds, model.name, names)
+    ranges = hand_ranges(spec)
+    first = start(spec)  # the run's start, without training it
     cols = st.columns(len(names))
     values = []
     linked = link_hand_values(names)
-    for col, name, s in zip(cols, names, start, strict=True):
+    for col, name, s in zip(cols, names, first, strict=True):
         lo, hi, step = ranges[name]
         default = float(np.clip(np.round(linked.get(name, s) / step) * step, lo, hi))
         values.append(
@@ -271,9 +257,10 @@ def hand_view(
     span = float(np.ptp(ds.x)) or 2.0
     grid = np.linspace(ds.x.min() - 0.05 * span, ds.x.max() + 0.05 * span, 200)
     preds = np.asarray(model.predict(p, grid))
-    measured = evaluate(model, p, ds.x, ds.y, t.loss, t.huber_delta)
+    loss = LOSSES[spec.loss]
+    measured = evaluate(model, p, ds.x, ds.y, spec.loss, **spec.loss_settings)
     metrics = measured.metrics
-    title = f"{LOSSES[t.loss].label.split(' (')[0]}: {metrics[t.loss]:.2f}"
+    title = f"{loss.title(spec.values)}: {metrics[spec.loss]:.2f}"
     left, right = st.columns([3, 2], gap="medium")
     with left:
         charts.show(
@@ -291,10 +278,12 @@ def hand_view(
             rows.append(f"| **{name}** | {fmt(v)} | {fmt(g)} | {hint} |")
         st.markdown("\n".join(rows))
         st.caption(
-            f"The gradient of the {LOSSES[t.loss].label}: how fast the loss grows as each parameter "
+            f"The gradient of the {loss.label}: how fast the loss grows as each parameter "
             "grows. Gradient descent moves every parameter the other way."
         )
-        st.markdown("  \n".join(f"{LOSSES[m].label}: **{fmt(v)}**" for m, v in metrics.items()))
+        st.markdown(
+            "  \n".join(f"{LOSSES[m].title(spec.values)}: **{fmt(v)}**" for m, v in metrics.items())
+        )
     st.button(
         "Start gradient descent from here",
         type="primary",
