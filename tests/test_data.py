@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 
 from explorer.data import MAX_POINTS, PRESETS, Dataset, make_preset
-from explorer.settings import NOISE
-
-MAX_NOISE = NOISE.high
 from explorer.losses import LOSSES
 from explorer.models import MODELS
 from explorer.optim import OPTIMIZERS
+from explorer.settings import NOISE
+
+MAX_NOISE = NOISE.high
 
 
 def test_fastai_quadratic_is_the_lesson_recipe():
