@@ -114,7 +114,7 @@ def _targets(x: np.ndarray, y: np.ndarray, labels=("x", "y")) -> dict:
 
 def epoch_title(h: History, epoch: int) -> str:
     loss = h.config.get("loss", "l2")
-    return f"epoch {epoch} · {LOSSES[loss].label.split(' ')[0]} = {fmt(h.loss[epoch])}"
+    return f"epoch {epoch} · {LOSSES[loss].short} = {fmt(h.loss[epoch])}"
 
 
 EXPORT_FRAMES = 200  # frames in the standalone animation (a download, played by Plotly)

@@ -37,7 +37,7 @@ OPTIMIZER = Setting(
     "optimizer",
     "Optimizer",
     "sgd",
-    "; ".join(f"{o.label}: {o.words}" for o in OPTIMIZERS.values()),
+    " ".join(f"{o.label}: {o.words}" for o in OPTIMIZERS.values()),
     choices=tuple(OPTIMIZERS),
     link="opt",
 )
@@ -88,3 +88,45 @@ def _check_presets() -> None:
 
 
 _check_presets()
+
+
+def _accepted(s: Setting) -> str:
+    if s.choices:
+        return ", ".join(f"`{c}`" for c in s.choices)
+    text = s.bounds_text().removeprefix("a ")
+    if s.none_label is not None:
+        text += f", or all points (`{s.none_label}` in the app)"
+    if s.high_from:
+        text += f", at most {s.high_from}"
+    return text
+
+
+def _default(s: Setting) -> str:
+    if s.default is None:
+        return "all points"
+    return f"`{s.default:g}`" if isinstance(s.default, float) else f"`{s.default}`"
+
+
+def markdown_tables() -> str:
+    """The README's tables of losses, optimizers, models and settings, made from the
+    declarations (``tests/test_readme.py`` checks that the README holds them)."""
+    lines = ["| loss | what it is | its settings |", "| --- | --- | --- |"]
+    for loss in LOSSES.values():
+        own = ", ".join(f"`{s.name}`" for s in loss.settings) or "none"
+        lines.append(f"| `{loss.name}` ({loss.short}) | {loss.words} | {own} |")
+    lines += ["", "| optimizer | what it does | its settings |", "| --- | --- | --- |"]
+    for opt in OPTIMIZERS.values():
+        own = ", ".join(f"`{s.name}`" for s in opt.settings) or "none"
+        lines.append(f"| `{opt.name}` ({opt.label}) | {opt.words} | {own} |")
+    lines += ["", "| model | function | its settings |", "| --- | --- | --- |"]
+    for family in MODELS.values():
+        own = ", ".join(f"`{s.name}`" for s in family.settings) or "none"
+        lines.append(f"| `{family.name}` | {family.words} | {own} |")
+    lines += [
+        "",
+        "| setting | flag | default | accepted | what it does |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for s in SETTINGS.values():
+        lines.append(f"| `{s.name}` | `{s.flag}` | {_default(s)} | {_accepted(s)} | {s.help} |")
+    return "\n".join(lines)

@@ -434,7 +434,7 @@ def check(snap: dict, s: Settings, epoch: int, h) -> list[str]:
             f"expected epoch {epoch} of {last}"
         ]
     problems += _check_controls(snap, epoch, last)
-    short = LOSSES[s.loss].label.split(" ")[0]
+    short = {"l1": "L1", "l2": "L2", "mse": "MSE", "huber": "Huber"}[s.loss]
     if m[3] != short or not close(m[4], h.loss[epoch]):
         problems.append(f"title {m[0]!r}, engine {short} = {float(h.loss[epoch]):.6g}")
     problems += _check_table(snap["table"], s, epoch, h)

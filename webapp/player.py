@@ -75,7 +75,7 @@ def run_payload(name: str, colour: str, h: History) -> dict:
         name=name,
         color=colour,
         loss_label=loss_label,
-        loss_short=loss_label.split(" ")[0],
+        loss_short=LOSSES[cfg["loss"]].short,
         names=list(h.param_names),
         lr=float(cfg["lr"]),
         optimizer=cfg["optimizer"],
