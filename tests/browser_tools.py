@@ -36,12 +36,42 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from explorer import LOSSES, PRESETS, fit  # noqa: E402
-from explorer.registry import DEFAULT_PRESET, SETTINGS, suggested  # noqa: E402
-from webapp.controls import LR_OPTIONS, label  # noqa: E402
+from explorer import fit  # noqa: E402
 
-LOSS_LABELS = {k: label(SETTINGS["loss"], k) for k in SETTINGS["loss"].choices}
-OPT_LABELS = {k: label(SETTINGS["optimizer"], k) for k in SETTINGS["optimizer"].choices}
+# What the page shows and the link holds, written out here rather than taken from the
+# app's own tables and formatters, so that a change there is a difference the checks see.
+DEFAULT_PRESET = "fastai-quadratic"
+# The learning-rate slider's options and the labels the link carries for them.
+LR_LABELS = {
+    1e-06: "1e-06", 2e-06: "2e-06", 3e-06: "3e-06", 5e-06: "5e-06",
+    1e-05: "1e-05", 2e-05: "2e-05", 3e-05: "3e-05", 5e-05: "5e-05",
+    0.0001: "0.0001", 0.0002: "0.0002", 0.0003: "0.0003", 0.0005: "0.0005",
+    0.001: "0.001", 0.002: "0.002", 0.003: "0.003", 0.005: "0.005",
+    0.01: "0.01", 0.02: "0.02", 0.03: "0.03", 0.05: "0.05",
+    0.1: "0.1", 0.2: "0.2", 0.3: "0.3", 0.5: "0.5",
+    1.0: "1", 2.0: "2", 3.0: "3", 5.0: "5",
+    10.0: "10",
+}  # fmt: skip
+LR_OPTIONS = tuple(LR_LABELS)
+LOSS_LABELS = {"l1": "L1", "l2": "L2", "mse": "MSE", "huber": "Huber"}  # the radio's
+LOSS_NAMES = {  # the loss line's
+    "l1": "L1 (mean absolute error)",
+    "l2": "L2 (root mean squared error)",
+    "mse": "MSE (mean squared error)",
+    "huber": "Huber (squared near the fit, absolute beyond δ)",
+}
+OPT_LABELS = {"sgd": "SGD", "momentum": "momentum", "adam": "Adam"}
+# The settings choosing each preset puts in the sidebar (the README's Presets table, with
+# the epochs): loss, learning rate, epochs, optimizer; every MLP starts 8 wide.
+PRESET_DEFAULTS = {
+    "fastai-quadratic": dict(loss="l1", lr=0.01, epochs=10, opt="sgd"),
+    "roller-coaster": dict(loss="mse", lr=1e-05, epochs=10, opt="sgd"),
+    "line": dict(loss="l2", lr=0.1, epochs=100, opt="sgd"),
+    "sine": dict(loss="mse", lr=0.05, epochs=2000, opt="adam"),
+    "abs": dict(loss="l2", lr=0.05, epochs=500, opt="sgd"),
+    "bathtub": dict(loss="l2", lr=0.05, epochs=1000, opt="sgd"),
+}
+DEFAULT_WIDTH = 8
 
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -225,14 +255,6 @@ class MemorySampler:
 # ----------------------------------------------------------------------------- settings
 
 
-def lr_label(v: float) -> str:
-    return f"{v:g}"
-
-
-def nearest_lr(v: float) -> float:
-    return min(LR_OPTIONS, key=lambda o: abs(o - v) / max(abs(v), 1e-12))
-
-
 @dataclass(frozen=True)
 class Settings:
     """One run as the sidebar sets it; the model is always the preset's own."""
@@ -247,14 +269,14 @@ class Settings:
 
     @property
     def optimizer(self) -> str:
-        return self.opt or PRESETS[self.preset].defaults.get("optimizer", "sgd")
+        return self.opt or PRESET_DEFAULTS[self.preset]["opt"]
 
     def labels(self) -> dict[str, str]:
         """The URL's values (Streamlit binds the formatted labels)."""
         out = {
             "preset": self.preset,
             "loss": LOSS_LABELS[self.loss],
-            "lr": lr_label(self.lr),
+            "lr": LR_LABELS[self.lr],
             "epochs": str(self.epochs),
             "seed": str(self.seed),
             "opt": OPT_LABELS[self.optimizer],
@@ -271,15 +293,15 @@ class Settings:
 
     def default_labels(self) -> dict[str, str]:
         """What the URL means when it leaves a key out (the widgets' defaults)."""
-        d = suggested(self.preset)
+        d = PRESET_DEFAULTS[self.preset]
         return {
             "preset": DEFAULT_PRESET,
             "loss": LOSS_LABELS[d["loss"]],
-            "lr": lr_label(nearest_lr(d["lr"])),
+            "lr": LR_LABELS[d["lr"]],
             "epochs": str(d["epochs"]),
             "seed": "42",
-            "opt": OPT_LABELS[d["optimizer"]],
-            "width": str(d["width"]),
+            "opt": OPT_LABELS[d["opt"]],
+            "width": str(DEFAULT_WIDTH),
         }
 
     def fit_kwargs(self) -> dict:
@@ -434,7 +456,7 @@ def check(snap: dict, s: Settings, epoch: int, h) -> list[str]:
             f"expected epoch {epoch} of {last}"
         ]
     problems += _check_controls(snap, epoch, last)
-    short = {"l1": "L1", "l2": "L2", "mse": "MSE", "huber": "Huber"}[s.loss]
+    short = LOSS_LABELS[s.loss]
     if m[3] != short or not close(m[4], h.loss[epoch]):
         problems.append(f"title {m[0]!r}, engine {short} = {float(h.loss[epoch]):.6g}")
     problems += _check_table(snap["table"], s, epoch, h)
@@ -553,7 +575,7 @@ def _check_table(table, s: Settings, epoch: int, h) -> list[str]:
 
 
 def _check_loss_line(text: str | None, s: Settings, epoch: int, h) -> list[str]:
-    label = LOSSES[s.loss].label
+    label = LOSS_NAMES[s.loss]
     if epoch < h.last_epoch:
         m = LOSS_TEXT.match(text or "")
         if m is None:
@@ -667,7 +689,7 @@ class Session:
 
     async def loss_widget(self, loss: str) -> None:
         option = self.page.locator(".st-key-loss [data-testid=stRadioOption]").nth(
-            list(LOSSES).index(loss)
+            list(LOSS_LABELS).index(loss)
         )
         await option.click()
         await self._changed(replace(self.s, loss=loss), f"loss radio → {LOSS_LABELS[loss]}")
@@ -780,7 +802,7 @@ async def drive_session(
     page = await context.new_page()
     session = Session(f"s{i}", page, base_url, session_settings(i), stats)
     stats.sessions += 1
-    losses = list(LOSSES)
+    losses = list(LOSS_LABELS)
     try:
         await session.open(session.s)
         for k in range(n_actions):
@@ -864,14 +886,14 @@ def distinct_settings(n: int, per_load: int = 5, first_seed: int = 1000) -> list
     the others cycle the remaining presets. Losses, learning rates (the preset's and up to
     two notches below) and epochs (10 to 10,000) cycle too.
     """
-    others = [p for p in PRESETS if p != "sine"]
-    losses = list(LOSSES)
+    others = [p for p in PRESET_DEFAULTS if p != "sine"]
+    losses = list(LOSS_LABELS)
     out = []
     for i in range(n):
         g = i // per_load
         big = g % 2 == 0
         preset = "sine" if big else others[(g // 2) % len(others)]
-        base = LR_OPTIONS.index(nearest_lr(PRESETS[preset].defaults.get("lr", 0.01)))
+        base = LR_OPTIONS.index(PRESET_DEFAULTS[preset]["lr"])
         lr = LR_OPTIONS[max(base - (g // 2) % 3, 0)]
         loss = losses[(g // 3) % len(losses)]
         epochs = MEMORY_EPOCHS[(g // 2) % len(MEMORY_EPOCHS)]
@@ -885,11 +907,11 @@ def warmup_settings(settings: list[Settings] | None = None) -> list[Settings]:
     """One setting (with its own seed) of each kind of model in ``settings`` (default:
     every preset's, and the widest MLP), so that every engine is compiled and every code
     path has run before the memory baseline."""
-    kinds = [(p, None) for p in PRESETS] + [("sine", BIG_WIDTH)]
+    kinds = [(p, None) for p in PRESET_DEFAULTS] + [("sine", BIG_WIDTH)]
     if settings is not None:
         kinds = list(dict.fromkeys((s.preset, s.width) for s in settings))
     return [
-        Settings(p, "mse", nearest_lr(PRESETS[p].defaults.get("lr", 0.01)), 100, 900 + k, None, w)
+        Settings(p, "mse", PRESET_DEFAULTS[p]["lr"], 100, 900 + k, None, w)
         for k, (p, w) in enumerate(kinds)
     ]
 

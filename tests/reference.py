@@ -1,5 +1,6 @@
-"""Independent references the tests compare the engine with: textbook loss formulas in
-float64 NumPy and central finite differences."""
+"""Independent references the tests compare the engine, the command line and the app with:
+textbook loss formulas in float64 NumPy, central finite differences, the presets' published
+recipes, and gradient descent on the line and the quadratic with hand-derived gradients."""
 
 from __future__ import annotations
 
@@ -35,3 +36,72 @@ def finite_differences(
         down[i] -= h
         out[i] = (f(up) - f(down)) / (2 * h)
     return out
+
+
+# ----------------------------------------------------------------------------- points
+
+# The presets' published recipes, written out here (tests/test_data.py checks the presets
+# against the same formulas), so that a test needs no preset to know its points.
+
+
+def lesson_points(seed: int = 42) -> tuple[np.ndarray, np.ndarray]:
+    """fast.ai lesson 3: y = (3x² + 2x + 1)(1 + N(0, 0.15)) + N(0, 1.5) at 20 points on
+    [-2, 2], ``np.random.RandomState(seed)``, the multiplicative noise drawn first."""
+    x = np.linspace(-2, 2, 20)
+    rng = np.random.RandomState(seed)
+    mult = rng.normal(scale=0.15, size=20)
+    add = rng.normal(scale=1.5, size=20)
+    return x, (3 * x**2 + 2 * x + 1) * (1 + mult) + add
+
+
+def roller_coaster_points(seed: int = 42) -> tuple[np.ndarray, np.ndarray]:
+    """fastbook ch. 4: speed = randn(20)·3 + 0.75(t - 9.5)² + 1 for t = 0..19."""
+    t = np.arange(20, dtype=np.float64)
+    return t, np.random.RandomState(seed).randn(20) * 3 + 0.75 * (t - 9.5) ** 2 + 1
+
+
+def line_points(seed: int = 42) -> tuple[np.ndarray, np.ndarray]:
+    """The line preset: y = 2x + 1 + N(0, 0.5) at 30 points on [-2, 2]."""
+    x = np.linspace(-2, 2, 30)
+    return x, 2 * x + 1 + np.random.RandomState(seed).normal(scale=0.5, size=30)
+
+
+# ----------------------------------------------------------------------------- training
+
+
+def features(model: str, x: np.ndarray) -> np.ndarray:
+    """d(prediction)/d(parameter) for the models linear in their parameters: (n, P), columns
+    in the order m, b (line) or a, b, c (quadratic)."""
+    x = np.asarray(x, np.float64)
+    if model == "line":
+        return np.stack([x, np.ones_like(x)], axis=1)
+    if model == "quadratic":
+        return np.stack([x**2, x, np.ones_like(x)], axis=1)
+    raise AssertionError(f"no reference features for model {model!r}")
+
+
+def np_gradient(loss: str, model: str, p, x, y, delta: float = 1.0) -> np.ndarray:
+    """The gradient of ``loss`` with respect to the parameters, derived by hand (float64)."""
+    phi = features(model, x)
+    e = phi @ np.asarray(p, np.float64) - np.asarray(y, np.float64)
+    n = e.size
+    if loss == "l1":
+        de = np.sign(e) / n
+    elif loss == "l2":
+        de = e / (n * np.sqrt(np.mean(e**2)))
+    elif loss == "mse":
+        de = 2 * e / n
+    elif loss == "huber":
+        de = np.clip(e, -delta, delta) / n
+    else:
+        raise AssertionError(f"no reference gradient for loss {loss!r}")
+    return de @ phi
+
+
+def np_sgd(loss: str, model: str, p0, x, y, lr: float, epochs: int, delta: float = 1.0):
+    """Full-batch gradient descent in float64 NumPy: (epochs + 1, P) parameters, the start
+    first, each row the previous minus lr × gradient."""
+    path = [np.asarray(p0, np.float64)]
+    for _ in range(epochs):
+        path.append(path[-1] - lr * np_gradient(loss, model, path[-1], x, y, delta))
+    return np.array(path)

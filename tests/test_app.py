@@ -10,6 +10,15 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 from player_data import player, same
+from reference import (
+    features,
+    lesson_points,
+    line_points,
+    np_gradient,
+    np_loss,
+    np_sgd,
+    roller_coaster_points,
+)
 from streamlit.testing.v1 import AppTest
 
 from explorer import build_model, fit, make_preset, train
@@ -231,6 +240,27 @@ def test_compare_with_outliers_separates_l1_and_l2():
     assert abs(a_l1 - a_l2) > 0.5  # plain to see
 
 
+def test_compare_table_holds_every_metric_at_the_final_parameters():
+    # The lesson's run (start 1.1, lr 0.01, 10 epochs) trained on each loss in NumPy; every
+    # metric of the table is the textbook formula at that run's final parameters.
+    at = run(new_app(view="Compare losses"))
+    at.multiselect(key="compare").set_value(["l1", "l2", "mse", "huber"])
+    run(at)
+    table = at.dataframe[0].value
+    columns = ["trained on", "epochs", "L1", "L2", "MSE", "Huber", "a", "b", "c"]
+    assert list(table.columns) == columns
+    x, y = lesson_points()
+    for i, loss in enumerate(["l1", "l2", "mse", "huber"]):
+        row = table.iloc[i]
+        path = np_sgd(loss, "quadratic", [1.1, 1.1, 1.1], x, y, lr=0.01, epochs=10)
+        e_start, e_final = (features("quadratic", x) @ path[k] - y for k in (0, -1))
+        assert row["epochs"] == 10
+        np.testing.assert_allclose([row["a"], row["b"], row["c"]], path[-1], rtol=1e-9)
+        for metric, column in (("l1", "L1"), ("l2", "L2"), ("mse", "MSE"), ("huber", "Huber")):
+            assert row[column] == pytest.approx(np_loss(metric, e_final), rel=1e-9), (loss, metric)
+            assert abs(row[column] - np_loss(metric, e_start)) > 1e-3  # not the start's
+
+
 def test_compare_tip_buttons_add_outliers_and_epochs():
     at = run(new_app(view="Compare losses"))
     at.button(key="add_outliers").click()
@@ -261,16 +291,15 @@ def test_fit_by_hand_shows_the_live_loss_and_starts_training_from_there():
     at = run(new_app(view="Fit by hand"))
     assert [s.label for s in at.slider if s.key and s.key.startswith("hand_")] == ["a", "b", "c"]
     title = charts(at)[0]["layout"]["title"]["text"]
-    assert (
-        title == "L1 (mean absolute error): 2.42".split(" (")[0] + ": 2.42"
-    )  # the lesson's MAE at 1.1
+    assert title == "L1: 2.42"  # the lesson's MAE at 1.1, as its notebook prints it
     at.slider(key="hand_a").set_value(3.0)
     at.slider(key="hand_b").set_value(2.0)
     at.slider(key="hand_c").set_value(1.0)
     run(at)
-    d = make_preset("fastai-quadratic")
-    mae = np.mean(np.abs(3 * d.x**2 + 2 * d.x + 1 - d.y))
-    assert charts(at)[0]["layout"]["title"]["text"] == f"L1: {mae:.2f}"
+    x, y = lesson_points()
+    mae = np.mean(np.abs(3 * x**2 + 2 * x + 1 - y))
+    label, shown = charts(at)[0]["layout"]["title"]["text"].split(": ")
+    assert label == "L1" and abs(float(shown) - mae) <= 0.005 + 1e-12  # two decimals
     at.button(key="train_from_hand").click()
     run(at)
     assert at.button_group(key="view").value == "Train"
@@ -279,6 +308,49 @@ def test_fit_by_hand_shows_the_live_loss_and_starts_training_from_there():
     assert data["runs"][0]["params"][0].tolist() == [3.0, 2.0, 1.0] and data["epoch"] == 0
     # The link keeps the values the run starts from, although their sliders are not shown.
     assert [at.query_params[f"hand_{n}"] for n in "abc"] == ["3", "2", "1"]
+
+
+def hand_table(at: AppTest) -> dict[str, list[str]]:
+    """The fit-by-hand table: parameter name -> [value, gradient, advice] as shown."""
+    for md in at.markdown:
+        if md.value.startswith("| parameter | value | gradient | to lower the loss |"):
+            rows = md.value.splitlines()[2:]
+            cells = [[c.strip() for c in r.strip("|").split("|")] for r in rows]
+            return {c[0].strip("*"): c[1:] for c in cells}
+    raise AssertionError("no fit-by-hand table")
+
+
+@pytest.mark.parametrize(("m", "b"), [(3.0, -2.0), (0.5, 3.0)])
+def test_fit_by_hand_advice_goes_against_the_gradient(m, b):
+    # The line preset with MSE: dL/dm = 2·mean((m·x + b - y)·x), dL/db = 2·mean(m·x + b - y).
+    # (3, -2): both gradients large, m's positive and b's negative; (0.5, 3) the reverse.
+    at = run(new_app(view="Fit by hand", preset="line", loss="MSE"))
+    at.slider(key="hand_m").set_value(m)
+    at.slider(key="hand_b").set_value(b)
+    run(at)
+    x, y = line_points()
+    grad = np_gradient("mse", "line", [m, b], x, y)
+    assert np.all(np.abs(grad) > 1.0)  # signs beyond doubt
+    table = hand_table(at)
+    assert list(table) == ["m", "b"]
+    for name, value, g in zip(["m", "b"], [m, b], grad, strict=True):
+        shown_value, shown_grad, advice = table[name]
+        assert close(shown_value, value) and close(shown_grad, g), (name, table[name], g)
+        assert advice == ("decrease it" if g > 0 else "increase it"), (name, g, advice)
+
+
+@pytest.mark.parametrize(("model", "names"), [("quadratic", "abc"), ("line", "mb")])
+def test_fit_by_hand_sliders_hold_the_least_squares_optimum(model, names):
+    # The roller coaster's least-squares fit is far outside -5..5 (b ≈ -14 and c ≈ 69 for
+    # the quadratic, b ≈ 26 for the line): each slider must reach it, symmetric about 0.
+    at = run(new_app(view="Fit by hand", preset="roller-coaster", model=model))
+    t, speed = roller_coaster_points()
+    best = np.linalg.lstsq(features(model, t), speed, rcond=None)[0]
+    assert np.abs(best).max() > 20  # the case this test is about
+    for name, value in zip(names, best, strict=True):
+        s = at.slider(key=f"hand_{name}")
+        assert s.min == -s.max, (name, s.min, s.max)
+        assert s.min < value < s.max, (name, value, s.min, s.max)
 
 
 def test_fit_by_hand_explains_when_the_model_is_too_big():

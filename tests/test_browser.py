@@ -15,9 +15,17 @@ from urllib.parse import quote_plus
 
 import numpy as np
 import pytest
-from browser_tools import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, require_browser, streamlit_server
+from browser_tools import (
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    LOSS_NAMES,
+    require_browser,
+    streamlit_server,
+)
+from reference import features, lesson_points, np_loss, np_sgd
 
-from explorer import LOSSES, fit
+from explorer import fit
 
 IDLE = "[data-testid=stApp][data-test-script-state=notRunning]"
 SIZES = {"phone": (390, 844), "projector": (1024, 768), "laptop": (1280, 720), "hd": (1920, 1080)}
@@ -173,6 +181,51 @@ def test_step_and_back_move_every_view_at_once_and_reach_the_link(page):
         snap = click(page, "step")
     assert_shows(snap, h, 3)
     shot(page, "02-stepped")
+    no_exception(page)
+
+
+# The loss chart's epoch marker (its third trace) as the page holds it: the data Plotly
+# drew, and where its point is on screen, in the x axis's units.
+MARKER = """() => {
+  const gd = document.querySelector('.gx-loss');
+  const trace = gd._fullData[2];
+  const group = [...gd.querySelectorAll('.scatterlayer .trace')].find(
+    (g) => g.__data__ && g.__data__[0] && g.__data__[0].trace.index === 2);
+  const point = group.querySelector('.point');
+  const [px, py] = point.getAttribute('transform').match(/translate\\(([^,]+),([^)]+)\\)/).slice(1).map(Number);
+  return {
+    name: trace.name, x: trace.x[0], y: trace.y[0],
+    drawnX: gd._fullLayout.xaxis.p2c(px), drawnY: gd._fullLayout.yaxis.p2c(py),
+  };
+}"""
+
+
+def test_the_loss_chart_marker_follows_the_epoch(page):
+    # The lesson's L1 run trained in NumPy gives the loss at each epoch; the marker on the
+    # loss chart must sit at (k, loss k) for the epoch shown, whichever way it got there.
+    x, y = lesson_points()
+    path = np_sgd("l1", "quadratic", [1.1, 1.1, 1.1], x, y, lr=0.01, epochs=10)
+    loss = [np_loss("l1", features("quadratic", x) @ p - y) for p in path]
+
+    def assert_marker_at(k: int) -> None:
+        page.wait_for_function(f"() => document.querySelector('.gx').dataset.epoch === '{k}'")
+        m = page.evaluate(MARKER)
+        assert m["x"] == k, m
+        assert m["y"] == pytest.approx(loss[k], rel=1e-9), m
+        assert m["drawnX"] == pytest.approx(k, abs=0.05), m  # on screen, not only in data
+        assert m["drawnY"] == pytest.approx(loss[k], rel=0.01), m
+
+    assert_marker_at(0)
+    for k in (1, 2, 3):
+        page.locator(".gx-btn[data-action=step]").click()
+        assert_marker_at(k)
+    page.locator(".gx-epoch").fill("7")
+    page.locator(".gx-epoch").press("Enter")
+    assert_marker_at(7)
+    page.locator(".gx-btn[data-action=last]").click()
+    assert_marker_at(10)
+    page.locator(".gx-btn[data-action=back]").click()
+    assert_marker_at(9)
     no_exception(page)
 
 
@@ -372,7 +425,7 @@ def test_every_screen_size_is_clean(open_page, size, view):
     query = {
         "Train": "?lr=10",
         "Compare+losses": "?view=Compare+losses&"
-        + "&".join(f"compare={quote_plus(LOSSES[k].label)}" for k in LOSSES),
+        + "&".join(f"compare={quote_plus(label)}" for label in LOSS_NAMES.values()),
         "Train-big": "?preset=sine&opt=Adam&epochs=1000",
         "present": "?present=1",
     }[view]

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from reference import features, lesson_points, line_points, np_gradient, np_loss, np_sgd
 
 from explorer import PRESETS, compare, fit
 from explorer.cli import main
@@ -127,9 +128,39 @@ def test_fit_table_has_a_row_per_epoch_for_short_runs(capsys):
     assert head == ["epoch", "loss", "a", "b", "c", "d/da", "d/db", "d/dc"]
     assert [int(r[0]) for r in rows] == list(range(11))
     assert all(len(r) == len(head) for r in rows)
-    h = fit(epochs=10)
-    np.testing.assert_allclose([float(r[1]) for r in rows], h.loss, rtol=1e-4)
+    # The lesson's L1 run from 1.1, lr 0.01, in NumPy; its first loss is the notebook's 2.4219.
+    x, y = lesson_points()
+    path = np_sgd("l1", "quadratic", [1.1, 1.1, 1.1], x, y, lr=0.01, epochs=10)
+    loss = [np_loss("l1", features("quadratic", x) @ p - y) for p in path]
+    assert rows[0][1] == "2.4219"
+    np.testing.assert_allclose([float(r[1]) for r in rows], loss, rtol=5e-5)
     assert "shown" not in out
+
+
+def test_fit_table_prints_the_loss_parameters_and_gradients_of_each_epoch(capsys):
+    # The line preset, MSE, from m = 0.5, b = -1: every number of the table against
+    # gradient descent in NumPy (d/dm = 2·mean(e·x), d/db = 2·mean(e), e = m·x + b - y).
+    argv = ["fit", "--preset", "line", "--model", "line", "--loss", "mse", "--lr", "0.1"]
+    code, out, err = run_cli([*argv, "--epochs", "8", "--init", "m=0.5", "b=-1"], capsys)
+    assert code == 0, err
+    head, rows = table_rows(out)
+    assert head == ["epoch", "loss", "m", "b", "d/dm", "d/db"]
+    x, y = line_points()
+    path = np_sgd("mse", "line", [0.5, -1.0], x, y, lr=0.1, epochs=8)
+    assert [int(r[0]) for r in rows] == list(range(9))
+    for k, row in enumerate(rows):
+        p = path[k]
+        expected = [
+            np_loss("mse", features("line", x) @ p - y),
+            *p,
+            *np_gradient("mse", "line", p, x, y),
+        ]
+        # Printed with 5 significant digits: within 5e-5 of each value, relatively.
+        shown = [float(c) for c in row[1:]]
+        np.testing.assert_allclose(shown, expected, rtol=5e-5, err_msg=f"epoch {k}: {row}")
+    # Parameters and gradients differ by far more than the tolerance, so a swap would show.
+    grads = np.array([np_gradient("mse", "line", p, x, y) for p in path])
+    assert np.all(np.abs(path - grads) > 0.1)
 
 
 def test_fit_table_is_thinned_for_long_runs(capsys):
@@ -171,9 +202,15 @@ def test_compare_json(capsys):
     got = json.loads(out)
     assert got["losses"] == ["l1", "l2"]
     assert got["table"] == json_round(compare(losses="l1,l2", epochs=5).table())
-    for row in got["table"]:
-        assert row["epochs_run"] == 5
-        assert {"final_l1", "final_l2", "final_mse", "final_huber", "a", "b", "c"} <= set(row)
+    # Independently: the lesson's start (1.1), lr 0.01, 5 steps of each loss in NumPy.
+    x, y = lesson_points()
+    for row, loss in zip(got["table"], ["l1", "l2"], strict=True):
+        assert row["loss"] == loss and row["epochs_run"] == 5 and row["diverged_at"] is None
+        final = np_sgd(loss, "quadratic", [1.1, 1.1, 1.1], x, y, lr=0.01, epochs=5)[-1]
+        np.testing.assert_allclose([row["a"], row["b"], row["c"]], final, rtol=1e-9)
+        e = features("quadratic", x) @ final - y
+        for metric in ("l1", "l2", "mse", "huber"):
+            assert row[f"final_{metric}"] == pytest.approx(np_loss(metric, e), rel=1e-9)
 
 
 def test_compare_json_is_strict_json_when_a_metric_overflows(capsys):

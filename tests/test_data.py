@@ -40,11 +40,74 @@ def test_roller_coaster_is_the_fastbook_recipe(seed):
     np.testing.assert_allclose(d.y, speed, rtol=1e-15, atol=0)
 
 
+# Each preset's published recipe, written out here: the clean curve, where its points lie,
+# and its own number of points and noise level. Additive noise is
+# ``RandomState(seed).normal(scale=noise, size=points)``, except where a test says otherwise.
+CLEAN = {
+    "fastai-quadratic": lambda x: 3 * x**2 + 2 * x + 1,
+    "roller-coaster": lambda t: 0.75 * (t - 9.5) ** 2 + 1,  # for t = 0..19
+    "line": lambda x: 2 * x + 1,
+    "sine": np.sin,
+    "abs": np.abs,
+    "bathtub": lambda x: np.where(np.abs(x) > 1, 2 * (np.abs(x) - 1), 0.0),
+}
+SPAN = {
+    "fastai-quadratic": (-2, 2),
+    "line": (-2, 2),
+    "sine": (-np.pi, np.pi),
+    "abs": (-2, 2),
+    "bathtub": (-2.5, 2.5),
+}
+OWN = {  # (points, noise)
+    "fastai-quadratic": (20, 1.5),
+    "roller-coaster": (20, 3.0),
+    "line": (30, 0.5),
+    "sine": (50, 0.1),
+    "abs": (30, 0.1),
+    "bathtub": (40, 0.1),
+}
+
+
+def recipe(name: str, points: int, noise: float, seed: int, outliers: int = 0):
+    """The points of preset ``name`` by its published recipe; each outlier (drawn after the
+    noise) is pushed up by the range of the clean curve, at least 1."""
+    rng = np.random.RandomState(seed)
+    if name == "fastai-quadratic":
+        x = np.linspace(-2, 2, points)
+        mult = rng.normal(scale=noise / 10, size=points)  # multiplicative noise first
+        y = CLEAN[name](x) * (1 + mult) + rng.normal(scale=noise, size=points)
+    elif name == "roller-coaster":
+        assert points == 20  # the book's 20 seconds, centred on 9.5
+        x = np.arange(20, dtype=np.float64)
+        y = rng.randn(20) * noise + CLEAN[name](x)
+    else:
+        x = np.linspace(*SPAN[name], points)
+        y = CLEAN[name](x) + rng.normal(scale=noise, size=points)
+    if outliers:
+        idx = rng.choice(points, size=outliers, replace=False)
+        y[idx] += max(float(np.ptp(CLEAN[name](x))), 1.0)
+    return x, y
+
+
+def test_every_preset_has_a_written_out_recipe():
+    assert set(CLEAN) == set(OWN) == set(PRESETS)
+
+
+@pytest.mark.parametrize("seed", [42, 3])
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_every_preset_is_its_recipe(name, seed):
+    points, noise = OWN[name]
+    x, y = recipe(name, points, noise, seed)
+    d = make_preset(name, seed=seed)
+    np.testing.assert_array_equal(d.x, x)
+    np.testing.assert_allclose(d.y, y, rtol=1e-15, atol=1e-15)
+
+
 @pytest.mark.parametrize("name", list(PRESETS))
 def test_preset_defaults_name_registered_settings(name):
-    preset = PRESETS[name]
     d = make_preset(name)
-    assert d.n == preset.points
+    assert d.n == OWN[name][0]
+    preset = PRESETS[name]
     assert d.name == name
     assert preset.defaults["model"] in MODELS
     assert preset.defaults["loss"] in LOSSES
@@ -54,7 +117,9 @@ def test_preset_defaults_name_registered_settings(name):
 @pytest.mark.parametrize("name", list(PRESETS))
 def test_zero_noise_gives_the_clean_function(name):
     d = make_preset(name, noise=0.0)
-    np.testing.assert_allclose(d.y, PRESETS[name].truth(d.x), rtol=1e-12, atol=1e-12)
+    x = np.arange(20.0) if name == "roller-coaster" else np.linspace(*SPAN[name], OWN[name][0])
+    np.testing.assert_array_equal(d.x, x)
+    np.testing.assert_allclose(d.y, CLEAN[name](x), rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("name", list(PRESETS))
@@ -80,9 +145,12 @@ def test_outliers_move_exactly_k_points_up(name, k):
     moved = dirty.y != clean.y
     assert moved.sum() == k
     push = dirty.y[moved] - clean.y[moved]
-    # Each is pushed up by the range of the clean function (at least 1).
-    expected = max(float(np.ptp(PRESETS[name].truth(clean.x))), 1.0)
+    # Each is pushed up by the range of the clean function (written out above) at these
+    # points, at least 1.
+    expected = max(float(np.ptp(CLEAN[name](clean.x))), 1.0)
     np.testing.assert_allclose(push, expected, rtol=1e-9)
+    # And exactly the points of the recipe with its outliers.
+    np.testing.assert_allclose(dirty.y, recipe(name, 20, OWN[name][1], 5, k)[1], rtol=1e-15)
 
 
 @pytest.mark.parametrize("points", [2, 21, 500])

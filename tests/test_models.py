@@ -27,21 +27,28 @@ NP_ACTIVATIONS = {
 
 
 def np_predict(model, flat, x):
-    """The model's formula in float64 NumPy, written independently of explorer.models."""
-    p = {k: np.asarray(v, np.float64) for k, v in model.unflatten(np.asarray(flat)).items()}
+    """The model's formula in float64 NumPy, written independently of explorer.models: the
+    flat vector is split by the documented layout (see test_layout_names_every_entry), not
+    by the model's own ``unflatten``."""
+    f = np.asarray(flat, np.float64)
     x = np.asarray(x, np.float64)
     if model.name == "line":
-        return p["m"] * x + p["b"]
+        m, b = f
+        return m * x + b
     if model.name == "quadratic":
-        return p["a"] * x**2 + p["b"] * x + p["c"]
-    if model.name == "polynomial":
-        coeffs = [float(p[f"c{i}"]) for i in range(model.option("degree") + 1)]
-        return np.polynomial.polynomial.polyval(x, coeffs)
-    if model.name == "relu-sum":
-        return p["c"] + np.maximum(np.outer(x, p["m"]) + p["b"], 0.0).sum(axis=1)
-    if model.name == "mlp":
+        a, b, c = f
+        return a * x**2 + b * x + c
+    if model.name == "polynomial":  # c0, c1, ..., cd
+        return np.polynomial.polynomial.polyval(x, f)
+    if model.name == "relu-sum":  # m[0..r-1], b[0..r-1], c
+        r = (f.size - 1) // 2
+        m, b, c = f[:r], f[r : 2 * r], f[2 * r]
+        return c + np.maximum(np.outer(x, m) + b, 0.0).sum(axis=1)
+    if model.name == "mlp":  # W1[0..w-1], b1[0..w-1], W2[0..w-1], b2
+        w = (f.size - 1) // 3
+        w1, b1, w2, b2 = f[:w], f[w : 2 * w], f[2 * w : 3 * w], f[3 * w]
         act = NP_ACTIVATIONS[model.option("activation")]
-        return p["b2"] + act(np.outer(x, p["W1"]) + p["b1"]) @ p["W2"]
+        return b2 + act(np.outer(x, w1) + b1) @ w2
     raise AssertionError(f"no reference formula for model {model.name!r}")
 
 

@@ -5,14 +5,15 @@ Most runs share one compiled engine (quadratic model, data bucket of 32, full ba
 suite stays fast.
 """
 
+import itertools
 from fractions import Fraction
 
 import jax
 import numpy as np
 import pytest
-from reference import finite_differences, np_loss
+from reference import finite_differences, lesson_points, np_loss, np_sgd
 
-from explorer import Dataset, fit, make_preset
+from explorer import Dataset, compare, fit, make_preset
 from explorer.losses import LOSSES
 from explorer.models import build_model
 from explorer.optim import OPTIMIZERS
@@ -436,3 +437,78 @@ def test_roller_coaster_only_a_moves():
     a, b, c = relative
     assert a > 10 * max(b, c)
     assert h.config["preset"] == "roller-coaster"
+
+
+def test_compare_table_holds_every_metric_at_the_final_parameters():
+    # Each run trained 30 epochs by the same rule in NumPy; the table's metrics must be the
+    # textbook formulas at those final parameters (at epoch 0 they differ by ~0.5 for L1).
+    x, y = lesson_points()
+    start, lr, epochs, delta = np.array([1.1, 1.1, 1.1]), 0.01, 30, 0.7
+    cmp = compare(
+        losses="l1,l2,mse,huber",
+        data=(x, y),
+        model="quadratic",
+        init=dict(zip("abc", start.tolist(), strict=True)),
+        optimizer="sgd",
+        lr=lr,
+        epochs=epochs,
+        huber_delta=delta,
+    )
+    rows = cmp.table()
+    assert [r["loss"] for r in rows] == ["l1", "l2", "mse", "huber"]
+    for row in rows:
+        final = np_sgd(row["loss"], "quadratic", start, x, y, lr, epochs, delta)[-1]
+        e = np_quad(final, x) - y
+        assert row["epochs_run"] == epochs and row["diverged_at"] is None
+        np.testing.assert_allclose([row["a"], row["b"], row["c"]], final, rtol=1e-9)
+        for metric in ("l1", "l2", "mse", "huber"):
+            expected = np_loss(metric, e, delta)
+            assert row[f"final_{metric}"] == pytest.approx(expected, rel=1e-9), (row, metric)
+        # The start's metrics are far from these: a table of epoch 0 could not pass.
+        before = np_loss(row["loss"], np_quad(start, x) - y, delta)
+        assert abs(before - np_loss(row["loss"], e, delta)) > 0.1
+
+
+def line_sgd_epoch(p, x, y, order, lr: float) -> np.ndarray:
+    """One epoch of batch-size-1 SGD on MSE for m·x + b, visiting the points in ``order``."""
+    m, b = p
+    for i in order:
+        e = m * x[i] + b - y[i]
+        m, b = m - lr * 2 * e * x[i], b - lr * 2 * e
+    return np.array([m, b])
+
+
+def test_minibatch_shuffles_afresh_every_epoch():
+    # With one point per batch the order of the points decides where an epoch ends. For 3
+    # points, find which of the 3! orders (stepped in NumPy) takes the engine from
+    # params[k] to params[k + 1]: exactly one must, and the orders must change between
+    # epochs (a shuffle drawn once and reused would give the same order every epoch).
+    x, y = np.array([-1.0, 0.5, 2.0]), np.array([3.0, -1.0, 2.0])
+    lr, epochs = 0.05, 4
+    orders = list(itertools.permutations(range(3)))
+    seen = {}
+    for seed in range(6):
+        h = fit(
+            data=(x, y),
+            model="line",
+            loss="mse",
+            optimizer="sgd",
+            lr=lr,
+            epochs=epochs,
+            batch_size=1,
+            seed=seed,
+            init={"m": 0.3, "b": -0.2},
+        )
+        per_epoch = []
+        for k in range(epochs):
+            ends = [line_sgd_epoch(h.params[k], x, y, o, lr) for o in orders]
+            gaps = [float(np.max(np.abs(end - h.params[k + 1]))) for end in ends]
+            best = int(np.argmin(gaps))
+            assert gaps[best] < 1e-12, (seed, k, gaps)
+            assert sorted(gaps)[1] > 1e-4, (seed, k, gaps)  # the orders are told apart
+            per_epoch.append(orders[best])
+        seen[seed] = per_epoch
+    changed = sum(a != b for per in seen.values() for a, b in itertools.pairwise(per))
+    assert changed > 0, f"every seed used one order in all its epochs: {seen}"
+    # And the seeds between them use most of the orders (a shuffle at all).
+    assert len({o for per in seen.values() for o in per}) >= 4, seen
