@@ -247,7 +247,7 @@ def test_compare_table_holds_every_metric_at_the_final_parameters():
     at.multiselect(key="compare").set_value(["l1", "l2", "mse", "huber"])
     run(at)
     table = at.dataframe[0].value
-    columns = ["trained on", "epochs", "L1", "L2", "MSE", "Huber", "a", "b", "c"]
+    columns = ["trained on", "epochs", "L1", "L2", "MSE", "Huber (δ = 1)", "a", "b", "c"]
     assert list(table.columns) == columns
     x, y = lesson_points()
     for i, loss in enumerate(["l1", "l2", "mse", "huber"]):
@@ -256,7 +256,12 @@ def test_compare_table_holds_every_metric_at_the_final_parameters():
         e_start, e_final = (features("quadratic", x) @ path[k] - y for k in (0, -1))
         assert row["epochs"] == 10
         np.testing.assert_allclose([row["a"], row["b"], row["c"]], path[-1], rtol=1e-9)
-        for metric, column in (("l1", "L1"), ("l2", "L2"), ("mse", "MSE"), ("huber", "Huber")):
+        for metric, column in (
+            ("l1", "L1"),
+            ("l2", "L2"),
+            ("mse", "MSE"),
+            ("huber", "Huber (δ = 1)"),
+        ):
             assert row[column] == pytest.approx(np_loss(metric, e_final), rel=1e-9), (loss, metric)
             assert abs(row[column] - np_loss(metric, e_start)) > 1e-3  # not the start's
 

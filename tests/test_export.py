@@ -32,11 +32,13 @@ def test_json_holds_the_run_as_numpy_computes_it():
     # and gradient descent in NumPy, and its settings against the ones asked for.
     h = fit(preset="line", model="line", loss="mse", lr=0.1, epochs=5, init={"m": 0.5, "b": -1})
     doc = json.loads(history_json(h))
-    assert set(doc) == {"config", "x", "y", "param_names", "history", "diverged_at"}
+    assert set(doc) == {"config", "x", "y", "param_names", "param_groups", "history", "diverged_at"}
     x, y = line_points()
     np.testing.assert_allclose(doc["x"], x, rtol=1e-15)
     np.testing.assert_allclose(doc["y"], y, rtol=1e-15)
-    assert doc["param_names"] == ["m", "b"]
+    assert doc["param_names"] == doc["param_groups"] == ["m", "b"]
+    # The settings the run used, and only those: SGD reads no momentum, MSE no delta.
+    assert not {"momentum", "beta1", "beta2", "huber_delta"} & set(doc["config"])
     assert doc["diverged_at"] is None
     config = doc["config"]
     assert {k: config[k] for k in ("preset", "points", "noise", "outliers", "seed")} == dict(

@@ -137,7 +137,7 @@ def test_fit_by_hand_does_not_train(monkeypatch):
 
 def _example_entry() -> str:
     block = README.split("<!-- example loss: begin -->")[1].split("<!-- example loss: end -->")[0]
-    return re.search(r"```python\n(.*?)```", block, re.S).group(1)
+    return re.search(r"```py\n(.*?)```", block, re.S).group(1)
 
 
 @pytest.fixture(scope="module")
