@@ -3,7 +3,7 @@ fit by hand.
 
 Figures are built as dicts in Plotly's schema with NumPy arrays packed as base64 typed
 arrays, because building and validating ``plotly.graph_objects.Figure`` objects with a few
-hundred frames costs tens of milliseconds on every rerun (REFERENCE.md). Tests validate
+hundred frames costs tens of milliseconds on every rerun. Tests validate
 every figure against Plotly's schema instead.
 """
 

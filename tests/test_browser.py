@@ -208,7 +208,7 @@ def test_play_keeps_every_view_on_the_same_epoch_and_step_continues(open_page):
     settings = dict(LESSON, epochs=200)
     h = fit(**settings)
     pg = open_page("?epochs=200")
-    pg.locator(".gx-speed select").select_option("4")  # 200 epochs in 5 s
+    pg.locator(".gx-speed select").select_option("4")  # 80 epochs a second: 200 in 2.5 s
     pg.locator(".gx-btn[data-action=play]").click()
     frames = pg.evaluate(
         f"""() => new Promise((done) => {{
