@@ -307,3 +307,16 @@ def test_upload_a_good_csv_then_a_bad_one_keeps_the_data():
     assert "line 3" in errors and "not a number" in errors
     fig = fit_chart(at)
     assert unpack(fig["data"][0]["y"]).tolist() == [1, 3, 5, 7]  # the previous data stays
+
+
+def test_the_header_speaks_of_watching_only_where_a_player_plays():
+    for view, has_player in (("Train", True), ("Compare losses", True), ("Fit by hand", False)):
+        at = run(new_app(view=view))
+        words = " ".join(c.value for c in at.caption).lower()
+        assert ("watch" in words) == has_player, (view, words)
+        assert not re.search(r"\bplay", words), (view, words)
+    at = run(new_app(view="Fit by hand"))
+    assert at.caption[0].value == (
+        "Fit a function to points yourself: move the sliders, read the loss, and let the "
+        "gradient tell you which way is downhill."
+    )
