@@ -137,7 +137,14 @@ def _evaluate_fn(model: Model):
             return switch_loss(loss_idx, model.predict(q, x) - y, mask, delta)
 
         value, grad = jax.value_and_grad(loss_at)(p)
-        return value, grad, every_loss(model.predict(p, x) - y, mask, delta)
+        pred = model.predict(p, x)
+        # The gradient is a sum over the points of dL/dpred_i * dpred_i/dp; the sum of
+        # the sizes of those terms tells a gradient that is rounding noise (tiny next to
+        # its terms) from a real one.
+        d_pred = jax.grad(lambda q: switch_loss(loss_idx, q - y, mask, delta))(pred)
+        jac = jax.jacfwd(model.predict)(p, x)  # (n, P)
+        scale = jnp.sum(jnp.abs(d_pred[:, None] * jac) * mask[:, None], axis=0)
+        return value, grad, scale, every_loss(pred - y, mask, delta)
 
     return jax.jit(evaluate)
 
@@ -149,6 +156,10 @@ class Evaluation:
     loss: float  # the chosen loss
     grad: np.ndarray  # (P,) its gradient
     metrics: dict[str, float]  # every registered loss, by name
+    # (P,) the sum over the points of |dL/dpred_i * dpred_i/dp|: the size of the terms
+    # that each gradient entry adds up. An entry far below it (1e-9 of it, say) is
+    # rounding noise around 0, and 0 when every term is 0.
+    grad_scale: np.ndarray
 
 
 def evaluate(
@@ -160,10 +171,11 @@ def evaluate(
     huber_delta: float = 1.0,
 ) -> Evaluation:
     """The loss of flat ``params`` (P,) on the points, its gradient and every metric, as
-    the engine computes them. The points are padded like the engine's, so moving a slider
-    (fit by hand) or changing the number of points within a bucket never recompiles."""
+    the engine computes them, and the size of the gradient's per-point terms. The points
+    are padded like the engine's, so moving a slider (fit by hand) or changing the number
+    of points within a bucket never recompiles."""
     xp, yp, mask = pad(x, y)
-    value, grad, every = _evaluate_fn(model)(
+    value, grad, scale, every = _evaluate_fn(model)(
         np.asarray(params, np.float64),
         xp,
         yp,
@@ -172,7 +184,7 @@ def evaluate(
         np.float64(huber_delta),
     )
     metrics = dict(zip(LOSSES, np.asarray(every).tolist(), strict=True))
-    return Evaluation(float(value), np.asarray(grad), metrics)
+    return Evaluation(float(value), np.asarray(grad), metrics, np.asarray(scale))
 
 
 def pad(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
