@@ -144,9 +144,11 @@ def _cell(v) -> str:
 
 def compare_table(rows: list[dict], losses: list[str]) -> str:
     metric_cols = [f"final_{m}" for m in LOSSES]
-    params = [k for k in rows[0] if k not in ("loss", "epochs_run", "diverged_at", *metric_cols)][
-        :TABLE_PARAMS
-    ]
+    not_params = {"loss", "epochs_run", "diverged_at", *metric_cols}
+    # Parameter columns from every row, in order: a run that was not finite even at the
+    # start has none, and it may come first.
+    params = list(dict.fromkeys(k for r in rows for k in r if k not in not_params))
+    params = params[:TABLE_PARAMS]
     head = ["trained on", "epochs"] + [c.removeprefix("final_") for c in metric_cols] + params
     lines = [" ".join(f"{c:>11}" for c in head)]
     for r in rows:
@@ -154,7 +156,11 @@ def compare_table(rows: list[dict], losses: list[str]) -> str:
         cells += [_cell(r.get(c)) for c in metric_cols]
         cells += [_cell(r.get(p)) for p in params]
         lines.append(" ".join(cells))
-        if r["diverged_at"] is not None:
+        if r["epochs_run"] is None:
+            lines.append(
+                f"  ({r['loss']}: the loss is not a finite number even at the start; no values)"
+            )
+        elif r["diverged_at"] is not None:
             lines.append(
                 f"  ({r['loss']} diverged at epoch {r['diverged_at']}; values are from the last finite epoch)"
             )

@@ -3,7 +3,7 @@ fit by hand.
 
 Figures are built as dicts in Plotly's schema with NumPy arrays packed as base64 typed
 arrays, because building and validating ``plotly.graph_objects.Figure`` objects with a few
-hundred frames costs tens of milliseconds on every rerun (REFERENCE.md). Tests validate
+hundred frames costs tens of milliseconds on every rerun. Tests validate
 every figure against Plotly's schema instead.
 """
 
@@ -16,6 +16,7 @@ from types import MappingProxyType
 import numpy as np
 
 from .losses import LOSSES
+from .models import Model
 from .train import History
 
 # The targets' and a single run's colours; compared runs take their loss's (Loss.color).
@@ -254,6 +255,52 @@ def rises(loss: np.ndarray) -> np.ndarray:
     """Epochs k >= 1 whose loss is higher than at k - 1: the step before them overshot."""
     loss = np.asarray(loss, float)
     return np.flatnonzero(np.diff(loss) > 0) + 1
+
+
+def dead_relus(model: Model, params: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Which ReLUs of a relu-sum model are dead at ``params`` ((P,) or (K, P)): no point is
+    on their active side (m[i]·x + b[i] <= 0 at every x), so m[i] and b[i] get a gradient
+    of exactly 0. Booleans (..., R); (..., 0) for other models.
+
+    m·x + b is monotonic in x, and stays so once rounded, so its largest value over the
+    points is at the smallest or the largest x: two ends to check, not every point.
+    """
+    params = np.asarray(params, np.float64)
+    if model.name != "relu-sum":
+        return np.zeros((*params.shape[:-1], 0), bool)
+    r = int(model.option("relus"))
+    names = model.layout
+    m = params[..., [names.index(f"m[{i}]") for i in range(r)]]
+    b = params[..., [names.index(f"b[{i}]") for i in range(r)]]
+    x = np.asarray(x, np.float64)
+    return (x.min() * m + b <= 0) & (x.max() * m + b <= 0)
+
+
+def past_the_bottom(loss: np.ndarray, grads: np.ndarray, lr: float) -> np.ndarray:
+    """Epochs k (booleans (K,)) of a plain full-batch gradient descent run whose step
+    went past the bottom while the loss was near 0 for a step of that size:
+
+    - the loss left is less than the step would remove were the loss to keep falling as
+      fast as the gradient says: lr·|g_k|² > loss_k;
+    - the step passed the bottom along its direction: the gradient after it points back,
+      g_k · g_(k+1) < 0 (so the last epoch, with no step after it, is never one).
+
+    Under L1 and L2 this persists however close the fit comes, as their gradients do not
+    shrink with the errors (MSE's do).
+    """
+    grads = np.asarray(grads, np.float64)
+    loss = np.asarray(loss, np.float64)
+    long_step = lr * np.sum(grads * grads, axis=-1) > loss
+    turned = np.zeros(loss.shape, bool)
+    turned[:-1] = np.sum(grads[:-1] * grads[1:], axis=-1) < 0
+    return long_step & turned
+
+
+def spans(flags: np.ndarray) -> list[list[int]]:
+    """The runs of True in ``flags`` as inclusive ``[first, last]`` index pairs."""
+    f = np.concatenate([[False], np.asarray(flags, bool), [False]])
+    edges = np.flatnonzero(np.diff(f.astype(np.int8)))
+    return [[int(a), int(b) - 1] for a, b in zip(edges[::2], edges[1::2], strict=True)]
 
 
 def player_fit_figure(runs: list[tuple[str, str, History]], labels=("x", "y")) -> dict:

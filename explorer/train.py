@@ -141,7 +141,14 @@ def _evaluate_fn(model: Model):
             return switch_loss(loss_idx, model.predict(q, x) - y, mask, hyper)
 
         value, grad = jax.value_and_grad(loss_at)(p)
-        return value, grad, every_loss(model.predict(p, x) - y, mask, hyper)
+        pred = model.predict(p, x)
+        # The gradient is a sum over the points of dL/dpred_i * dpred_i/dp; the sum of
+        # the sizes of those terms tells a gradient that is rounding noise (tiny next to
+        # its terms) from a real one.
+        d_pred = jax.grad(lambda q: switch_loss(loss_idx, q - y, mask, hyper))(pred)
+        jac = jax.jacfwd(model.predict)(p, x)  # (n, P)
+        scale = jnp.sum(jnp.abs(d_pred[:, None] * jac) * mask[:, None], axis=0)
+        return value, grad, scale, every_loss(pred - y, mask, hyper)
 
     return jax.jit(evaluate)
 
@@ -153,6 +160,10 @@ class Evaluation:
     loss: float  # the chosen loss
     grad: np.ndarray  # (P,) its gradient
     metrics: dict[str, float]  # every registered loss, by name
+    # (P,) the sum over the points of |dL/dpred_i * dpred_i/dp|: the size of the terms
+    # that each gradient entry adds up. An entry far below it (1e-9 of it, say) is
+    # rounding noise around 0, and 0 when every term is 0.
+    grad_scale: np.ndarray
 
 
 def evaluate(
@@ -164,11 +175,12 @@ def evaluate(
     **settings,
 ) -> Evaluation:
     """The loss of flat ``params`` (P,) on the points, its gradient and every metric, as
-    the engine computes them; the losses' settings by name (``huber_delta=1.0``), their
-    defaults otherwise. The points are padded like the engine's, so moving a slider (fit
-    by hand) or changing the number of points within a bucket never recompiles."""
+    the engine computes them, and the size of the gradient's per-point terms; the losses'
+    settings by name (``huber_delta=1.0``), their defaults otherwise. The points are padded
+    like the engine's, so moving a slider (fit by hand) or changing the number of points
+    within a bucket never recompiles."""
     xp, yp, mask = pad(x, y)
-    value, grad, every = _evaluate_fn(model)(
+    value, grad, scale, every = _evaluate_fn(model)(
         np.asarray(params, np.float64),
         xp,
         yp,
@@ -177,7 +189,7 @@ def evaluate(
         _traced(settings_values(LOSS_SETTINGS, settings)),
     )
     metrics = dict(zip(LOSSES, np.asarray(every).tolist(), strict=True))
-    return Evaluation(float(value), np.asarray(grad), metrics)
+    return Evaluation(float(value), np.asarray(grad), metrics, np.asarray(scale))
 
 
 def pad(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -261,7 +261,7 @@ def test_play_keeps_every_view_on_the_same_epoch_and_step_continues(open_page):
     settings = dict(LESSON, epochs=200)
     h = fit(**settings)
     pg = open_page("?epochs=200")
-    pg.locator(".gx-speed select").select_option("4")  # 200 epochs in 5 s
+    pg.locator(".gx-speed select").select_option("4")  # 80 epochs a second: 200 in 2.5 s
     pg.locator(".gx-btn[data-action=play]").click()
     frames = pg.evaluate(
         f"""() => new Promise((done) => {{
@@ -321,6 +321,34 @@ def test_the_overshoot_is_said_and_marked_at_lr_10(open_page):
     marked = pg.evaluate("() => Array.from(document.querySelector('.gx-loss')._fullData[1].x)")
     assert marked == rose
     shot(pg, "05-overshoot")
+    no_exception(pg)
+
+
+def test_epoch_notes_come_and_go_with_the_epoch(open_page):
+    # The noise-free line, L2 at lr 0.1 from the preset's random start: from about epoch 25
+    # every step goes past the bottom (L2's gradient does not shrink with the errors).
+    pg = open_page("?preset=line&noise=0&loss=L2&lr=0.1&epoch=60")
+    h = fit(preset="line", noise=0, loss="l2", lr=0.1)
+    g = h.grads
+    assert 0.1 * g[60] @ g[60] > h.loss[60] and g[60] @ g[61] < 0  # the rule, in NumPy
+    snap = snapshot(pg)
+    assert snap["epoch"] == 60
+    assert "This step went past the bottom" in snap["notes"]
+    assert "Lower the learning rate, or use MSE" in snap["notes"]
+    shot(pg, "05b-past-the-bottom")
+    snap = click(pg, "first")
+    assert not (0.1 * g[0] @ g[0] > h.loss[0])
+    assert "past the bottom" not in snap["notes"]
+    # One ReLU started dead on the bathtub (1·x - 3 <= 0 at every x <= 2.5): said at every
+    # epoch, the last one included.
+    pg = open_page(
+        "?preset=bathtub&model=relu-sum&relus=1&start=fit+by+hand"
+        "&hand_m%5B0%5D=1&hand_b%5B0%5D=-3&epochs=10"
+    )
+    for action in ("first", "step", "last"):
+        snap = click(pg, action) if action != "first" else snapshot(pg)
+        assert "The ReLU is dead: no point is on its active side" in snap["notes"], action
+    shot(pg, "05c-dead-relu")
     no_exception(pg)
 
 

@@ -214,16 +214,39 @@ def test_compare_json(capsys):
 
 
 def test_compare_json_is_strict_json_when_a_metric_overflows(capsys):
-    # Trained on L1 the run stays finite (no divergence), but its final MSE and L2 overflow
-    # float32. The table prints "inf"; --json must still print valid JSON and succeed.
-    argv = ["compare", "--losses", "l1", "--init", "a=1e30", "--epochs", "3"]
+    # Trained on L1 the run stays finite (no divergence), but its final MSE (about 1e320)
+    # and L2 overflow float64. The table prints "-" for them; --json must still print valid
+    # JSON (null) and succeed.
+    argv = ["compare", "--losses", "l1", "--init", "a=1e160", "--epochs", "3"]
     code, out, err = run_cli(argv, capsys)
     assert code == 0, err
+    head, rows = out.splitlines()[0].split(), out.splitlines()[1].split()
+    assert dict(zip(head[2:], rows[1:], strict=True))["mse"] == "-"
     code, out, err = run_cli([*argv, "--json"], capsys)
     assert code == 0, err
     got = json.loads(out, parse_constant=lambda name: pytest.fail(f"{name} is not JSON"))
     assert got["table"][0]["epochs_run"] == 3
     assert got["table"][0]["diverged_at"] is None
+    assert got["table"][0]["final_mse"] is None and got["table"][0]["final_l2"] is None
+
+
+def test_compare_table_when_the_first_run_is_not_finite_even_at_the_start(capsys):
+    # a = 1e160: MSE's loss (about 1e320) is infinite at epoch 0, so the MSE run has no
+    # epoch at all; the L1 run is finite and its parameters must still have their columns.
+    argv = ["compare", "--losses", "mse,l1", "--init", "a=1e160", "--epochs", "3"]
+    code, out, err = run_cli(argv, capsys)
+    assert code == 0, err
+    lines = out.splitlines()
+    head = lines[0].split()
+    assert head == ["trained", "on", "epochs", "l1", "l2", "mse", "huber", "a", "b", "c"]
+    assert lines[1].split() == ["mse"] + ["-"] * 8
+    assert lines[2] == "  (mse: the loss is not a finite number even at the start; no values)"
+    l1 = lines[3].split()
+    assert l1[:2] == ["l1", "3"]
+    h = fit(loss="l1", init={"a": 1e160}, epochs=3)
+    np.testing.assert_allclose([float(v) for v in l1[-3:]], h.params[-1], rtol=1e-4)
+    assert len(lines) == 4
+    assert "last finite epoch" not in out
 
 
 def test_presets_lists_every_preset(capsys):

@@ -52,4 +52,4 @@ def test_player_number_formatting_under_node(node_tools):
         ["node", "--test", "tests/js/"], cwd=ROOT, capture_output=True, text=True, timeout=120
     )
     assert out.returncode == 0, out.stdout + out.stderr
-    assert "# fail 0" in out.stdout and "# pass 3" in out.stdout
+    assert "# fail 0" in out.stdout and "# pass 4" in out.stdout

@@ -2,7 +2,7 @@
 
 Eight browser sessions at once, each on its own preset, loss and learning rate, step and
 change settings; every page they reach must show their own run, number for number as
-``explorer.fit`` computes it, and no exception. Then the server's memory over 60 distinct
+``explorer.fit`` computes it, and no exception. Then the server's memory over 50 distinct
 settings must stay within a bound of its warmed-up size. Skipped, saying why, where
 Debian's Chromium is missing; with REQUIRE_BROWSER=1 a missing browser is a failure.
 """
@@ -24,7 +24,7 @@ MEMORY_SETTINGS = 50
 # The run cache holds at most 24 runs; in float64 the largest runs here are about 9 MB
 # each with their player data (24 x 9 MB = 216 MB), plus allocator slack. (At 48 runs
 # float64 grew 804 MB over the warm-up, against 300.) The full benchmark shows a limitless cache
-# going past this bound after 200 settings; 60 settings only rules out gross growth.
+# going past this bound after 200 settings; 50 settings only rules out gross growth.
 MEMORY_BOUND_MB = 300
 
 

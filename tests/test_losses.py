@@ -47,7 +47,7 @@ def errors(seed: int, n: int = 13) -> np.ndarray:
 def test_registry_has_the_documented_losses():
     assert set(LOSSES) == {"l1", "l2", "mse", "huber"}
     assert LOSS_NAMES == tuple(LOSSES)
-    # The learner must be told which "L2" is meant (REFERENCE: RMSE vs MSE).
+    # The learner must be told which "L2" is meant: fastbook's L2 is RMSE, not MSE.
     assert "root mean squared" in LOSSES["l2"].label.lower()
     assert "root" not in LOSSES["mse"].label.lower()
 
@@ -126,7 +126,7 @@ def test_gradient_matches_finite_differences(name, delta):
 
 
 def test_rmse_gradient_is_mse_gradient_over_twice_rmse():
-    # REFERENCE: "the RMSE gradient is the MSE gradient / (2*RMSE)".
+    # RMSE = sqrt(MSE), so by the chain rule its gradient is the MSE gradient / (2*RMSE).
     e = errors(6)
     y = np.zeros_like(e)
     mask = np.ones_like(e)

@@ -119,6 +119,19 @@ def test_the_optimum_is_a_stationary_point():
     assert np.all(np.abs(e.grad) <= RTOL * np.abs(terms).sum(axis=0))
 
 
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("loss", ["l1", "l2", "mse", "huber"])
+def test_grad_scale_is_the_size_of_the_gradient_terms(case, loss):
+    # Evaluation.grad_scale: the sum over the (real, not padded) points of the sizes of the
+    # terms each gradient entry adds up, which tells rounding noise from a gradient.
+    model, x, y, truth = CASES[case]()
+    for p in (truth, least_squares(model, x, y), truth * 1.001):
+        _, terms = np_terms(loss, model, p, x, y)
+        e = evaluate(build_model(model), p, x, y, loss)
+        np.testing.assert_allclose(e.grad_scale, np.abs(terms).sum(axis=0), rtol=RTOL)
+        assert np.all(np.abs(e.grad) <= e.grad_scale * (1 + RTOL))
+
+
 LIMIT_CSV = "x,y\n" + "\n".join(
     f"{x!r},{y!r}"
     for x, y in zip(

@@ -41,7 +41,7 @@ def test_every_requirement_is_pinned(name):
 
 
 def test_the_dev_tools_are_there_with_their_versions():
-    # The profiler the benchmarks use, and mutation testing (STYLE.md: Tests).
+    # The profiler the benchmarks use, and mutation testing.
     dev = pins("requirements-dev.txt")
     assert dev["pyinstrument"] == "5.1.3"
     assert dev["mutmut"] == "3.8.1"

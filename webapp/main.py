@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
 import streamlit as st
 
 from explorer import build_model
@@ -20,15 +22,23 @@ from .controls import (
 from .links import VIEWS, check_link, link_hand_values, show_link_notes
 from .runs import get_run
 
+# What the page does, in the words of each view: watching it learn only where a player plays.
+CAPTIONS = MappingProxyType(
+    {
+        "Train": "Fit a function to points by gradient descent and watch it learn: predict, "
+        "measure the loss, follow the gradient downhill, repeat.",
+        "Compare losses": "Fit the same points with several losses, from the same start, and "
+        "watch how each one learns.",
+        "Fit by hand": "Fit a function to points yourself: move the sliders, read the loss, and "
+        "let the gradient tell you which way is downhill.",
+    }
+)
+
 
 def header(present: bool) -> str:
     st.markdown("### :material/trending_down: Gradient Explorer")
-    if not present:
-        st.caption(
-            "Fit a function to points by gradient descent and watch it learn: predict, measure "
-            "the loss, follow the gradient downhill, repeat."
-        )
-    return st.segmented_control(
+    caption = st.empty()  # above the view's buttons, in the words of the view chosen
+    view = st.segmented_control(
         "View",
         VIEWS,
         default="Train",
@@ -37,6 +47,9 @@ def header(present: bool) -> str:
         bind="query-params",
         label_visibility="collapsed",
     )
+    if not present:
+        caption.caption(CAPTIONS[view])
+    return view
 
 
 def hand_values(names: list[str]) -> dict[str, float]:

@@ -111,6 +111,12 @@ export function ticks(last, most = 4) {
   return out;
 }
 
+/** The notes (Python's `{kind, text, spans}`) that hold at epoch k: those with a
+ * `[first, last]` span around k, as `[kind, text]` pairs. */
+export function notesAt(notes, k) {
+  return (notes || []).filter((n) => n.spans.some(([a, b]) => a <= k && k <= b)).map((n) => [n.kind, n.text]);
+}
+
 // ------------------------------------------------------------------------- one run
 
 class Run {
@@ -612,6 +618,7 @@ class Player {
         notes.push(["info", "The last epoch: no update after it."]);
       }
     }
+    notes.push(...notesAt(r.notes, k));
     this.setNotes(notes);
   }
 
@@ -643,6 +650,7 @@ class Player {
         if (k > 0 && r.loss[k] > r.loss[k - 1]) {
           notes.push(["warn", `${r.name}: the loss rose from epoch ${k - 1} to ${k}: that step overshot the valley.`]);
         }
+        for (const [kind, text] of notesAt(r.notes, k)) notes.push([kind, `${r.name}: ${text}`]);
       }
       tb.appendChild(tr);
     }

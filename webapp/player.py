@@ -14,6 +14,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 import plotly
@@ -70,6 +71,7 @@ def run_payload(name: str, colour: str, h: History) -> dict:
     cfg = h.config
     batch = cfg.get("batch_size")
     minibatch = batch is not None and batch < len(h.x)
+    plain_sgd = cfg["optimizer"] == "sgd" and not minibatch  # each step is lr × gradient
     loss_label = LOSSES[cfg["loss"]].label
     return dict(
         name=name,
@@ -80,7 +82,7 @@ def run_payload(name: str, colour: str, h: History) -> dict:
         lr=float(cfg["lr"]),
         optimizer=cfg["optimizer"],
         optimizer_label=OPTIMIZERS[cfg["optimizer"]].label,
-        plain_sgd=cfg["optimizer"] == "sgd" and not minibatch,
+        plain_sgd=plain_sgd,
         minibatch=minibatch,
         batch=batch,
         diverged_at=h.diverged_at,
@@ -92,7 +94,66 @@ def run_payload(name: str, colour: str, h: History) -> dict:
         frame_preds=figures.packed(h.frame_preds),
         ranges=figures.loss_ranges(h.loss),
         rises=len(figures.rises(h.loss)),
+        notes=epoch_notes(h, plain_sgd),
     )
+
+
+def dead_relu_words(i: int, relus: int, momentum: bool = False) -> str:
+    """Why a dead ReLU (number ``i`` of ``relus``) no longer learns, in plain words;
+    ``momentum``: the optimizer carries steps over (momentum, Adam)."""
+    m, b = f"m[{i}]", f"b[{i}]"
+    who = "The ReLU is dead" if relus == 1 else f"ReLU {i} ({m}, {b}) is dead"
+    then = (
+        "gradient descent alone cannot revive it (only momentum left from earlier steps "
+        "still moves them)"
+        if momentum
+        else "gradient descent can never revive it"
+    )
+    return (
+        f"{who}: no point is on its active side ({m}·x + {b} ≤ 0 at every x), so a small "
+        f"change of {m} or {b} changes nothing: their gradients are 0, and {then}."
+    )
+
+
+LOOSE_GRADIENT = MappingProxyType(
+    {
+        "l1": "L1's gradient does not shrink as the errors shrink: it adds up the sign of each "
+        "error (L2's divides the errors by their size)",
+        "l2": "L2's gradient does not shrink as the errors shrink: it divides the errors by their "
+        "size (L1's adds up the sign of each error)",
+    }
+)
+
+
+def epoch_notes(h: History, plain_sgd: bool) -> list[dict]:
+    """Notes that hold at some epochs of a run: ``{kind, text, spans}``, where ``spans``
+    lists the ``[first, last]`` epochs at which the note holds; the player shows the notes
+    of the epoch it shows."""
+    notes = []
+    dead = figures.dead_relus(h.model, h.params, h.x)
+    relus = dead.shape[-1]
+    for i in range(relus):
+        spans = figures.spans(dead[:, i])
+        if spans:
+            text = dead_relu_words(i, relus, momentum=h.config["optimizer"] != "sgd")
+            text += (
+                " Start from values that put its kink inside the data (fit by hand, or "
+                "another seed)."
+            )
+            notes.append(dict(kind="warn", text=text, spans=spans))
+    loss = h.config["loss"]
+    if plain_sgd and loss in LOOSE_GRADIENT:
+        spans = figures.spans(figures.past_the_bottom(h.loss, h.grads, float(h.config["lr"])))
+        if spans:
+            text = (
+                "This step went past the bottom: the loss left is less than a step at this "
+                "gradient removes (learning rate × gradient² is more than the loss), and the "
+                f"gradient after it points back. {LOOSE_GRADIENT[loss]}, so a fixed learning "
+                "rate keeps stepping past the bottom however close the fit. Lower the "
+                "learning rate, or use MSE, whose gradient shrinks with the error."
+            )
+            notes.append(dict(kind="warn", text=text, spans=spans))
+    return notes
 
 
 def timeline(runs: Sequence[tuple[str, str, History]], labels=("x", "y")) -> Timeline:

@@ -216,6 +216,21 @@ def _compare_table(runs: dict, spec: RunSpec) -> dict[str, list]:
     return cols
 
 
+NOISE = 1e-9  # a gradient this small next to the terms it adds up is rounding noise
+
+
+def gradient_advice(g: float, scale: float) -> tuple[str, str]:
+    """A gradient entry as the fit-by-hand table shows it, and what to do with its
+    parameter to lower the loss. ``scale`` is the sum of the sizes of the per-point terms
+    the entry adds up (``Evaluation.grad_scale``): next to it, a gradient of 1e-9 of it or
+    less is rounding noise around 0 (or 0 itself, when every term is 0)."""
+    if scale == 0 or abs(g) <= NOISE * scale:
+        if g == 0:
+            return "0", "leave it: at a minimum in this direction"
+        return "≈ 0", "leave it: at a minimum in this direction (the gradient is rounding noise)"
+    return fmt(g), "increase it" if g < 0 else "decrease it"
+
+
 def _train_from_hand(names: list[str]) -> None:
     st.session_state["start"] = "hand"
     st.session_state["view"] = "Train"
@@ -260,7 +275,8 @@ def hand_view(spec: RunSpec) -> None:
     loss = LOSSES[spec.loss]
     measured = evaluate(model, p, ds.x, ds.y, spec.loss, **spec.loss_settings)
     metrics = measured.metrics
-    title = f"{loss.title(spec.values)}: {metrics[spec.loss]:.2f}"
+    # Significant digits: a small loss (0.004) must not read as 0.
+    title = f"{loss.title(spec.values)}: {fmt(metrics[spec.loss])}"
     left, right = st.columns([3, 2], gap="medium")
     with left:
         charts.show(
@@ -268,15 +284,25 @@ def hand_view(spec: RunSpec) -> None:
             key="hand_chart",
         )
     with right:
-        grad = measured.grad
+        dead = figures.dead_relus(model, p, ds.x)
+        idle = {f"{w}[{i}]" for i in np.flatnonzero(dead) for w in "mb"}
         rows = [
             "| parameter | value | gradient | to lower the loss |",
             "| ---: | ---: | ---: | :--- |",
         ]
-        for name, v, g in zip(names, p, grad, strict=True):
-            hint = "increase it" if g < 0 else "decrease it" if g > 0 else "leave it"
-            rows.append(f"| **{name}** | {fmt(v)} | {fmt(g)} | {hint} |")
+        for name, v, g, scale in zip(names, p, measured.grad, measured.grad_scale, strict=True):
+            shown, hint = gradient_advice(g, scale)
+            if name in idle:
+                hint = "no effect: the ReLU is dead (see below)"
+            rows.append(f"| **{name}** | {fmt(v)} | {shown} | {hint} |")
         st.markdown("\n".join(rows))
+        for i in np.flatnonzero(dead):
+            st.warning(
+                player.dead_relu_words(int(i), dead.size)
+                + f" Move b[{i}] up (or change the sign of m[{i}]) until the kink is inside "
+                "the data.",
+                icon=":material/block:",
+            )
         st.caption(
             f"The gradient of the {loss.label}: how fast the loss grows as each parameter "
             "grows. Gradient descent moves every parameter the other way."

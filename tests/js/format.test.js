@@ -1,8 +1,8 @@
-// The player's number formatting and scrubber labels (node --test tests/js/).
+// The player's number formatting, scrubber labels and notes by epoch (node --test tests/js/).
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { fmt, fmtPair, ticks } from "../../webapp/player.js";
+import { fmt, fmtPair, notesAt, ticks } from "../../webapp/player.js";
 
 const MINUS = "\u2212";
 const parse = (s) => Number(s.replace(MINUS, "-"));
@@ -48,4 +48,17 @@ test("the scrubber labels its first and last epochs and round ones between", () 
   const odd = ticks(1811);
   assert.equal(odd.at(-1), 1811);
   assert.ok(odd.slice(1, -1).every((t) => t % 100 === 0 && t < 1811 * 0.93));
+});
+
+test("the notes of an epoch are those whose spans hold it", () => {
+  const notes = [
+    { kind: "warn", text: "dead", spans: [[0, 2], [7, 7]] },
+    { kind: "info", text: "past", spans: [[2, 5]] },
+  ];
+  assert.deepEqual(notesAt(notes, 0), [["warn", "dead"]]);
+  assert.deepEqual(notesAt(notes, 2), [["warn", "dead"], ["info", "past"]]);
+  assert.deepEqual(notesAt(notes, 6), []);
+  assert.deepEqual(notesAt(notes, 7), [["warn", "dead"]]);
+  assert.deepEqual(notesAt(notes, 8), []);
+  assert.deepEqual(notesAt(undefined, 3), []);
 });
