@@ -58,7 +58,7 @@ LOSS_NAMES = {  # the loss line's
     "l1": "L1 (mean absolute error)",
     "l2": "L2 (root mean squared error)",
     "mse": "MSE (mean squared error)",
-    "huber": "Huber (squared near the fit, absolute beyond δ)",
+    "huber": "Huber (δ = 1)",  # with its setting's value
 }
 OPT_LABELS = {"sgd": "SGD", "momentum": "momentum", "adam": "Adam"}
 # The settings choosing each preset puts in the sidebar (the README's Presets table, with

@@ -409,14 +409,14 @@ def test_fit_by_hand_calls_a_gradient_of_rounding_noise_zero():
     at.slider(key="hand_b").set_value(1.0)
     run(at)
     table = hand_table(at)
-    assert table["b"][1:] == (
+    assert table["b"][1:] == [
         "≈ 0",
         "leave it: at a minimum in this direction (the gradient is rounding noise)",
-    )
+    ]
     x = make_preset("line", noise=0).x
     e = 0.5 * x
     dm = np.sum(e * x) / (x.size * np.sqrt(np.mean(e**2)))  # 1.194: m is too steep
-    assert table["m"][1:] == (f"{dm:.4g}", "decrease it")
+    assert table["m"][1:] == [f"{dm:.4g}", "decrease it"]
 
 
 def test_at_the_least_squares_optimum_every_gradient_is_rounding_noise():
@@ -447,7 +447,7 @@ def test_fit_by_hand_says_why_a_dead_relu_does_not_learn():
     assert np.all(1.0 * x - 3.0 <= 0)  # every point on the flat side: the ReLU is dead
     table = hand_table(at)
     for name in ("m[0]", "b[0]"):
-        assert table[name][1:] == ("0", "no effect: the ReLU is dead (see below)")
+        assert table[name][1:] == ["0", "no effect: the ReLU is dead (see below)"]
     assert table["c"][2] in ("increase it", "decrease it")
     warnings = " ".join(w.value for w in at.warning)
     assert "The ReLU is dead: no point is on its active side" in warnings

@@ -72,7 +72,9 @@ def run_payload(name: str, colour: str, h: History) -> dict:
     batch = cfg.get("batch_size")
     minibatch = batch is not None and batch < len(h.x)
     plain_sgd = cfg["optimizer"] == "sgd" and not minibatch  # each step is lr × gradient
-    loss_label = LOSSES[cfg["loss"]].label
+    info = LOSSES[cfg["loss"]]
+    # Its words, or, for a loss with settings of its own, their values (Huber (δ = 1)).
+    loss_label = info.title(cfg) if info.settings else info.label
     return dict(
         name=name,
         color=colour,
