@@ -241,3 +241,20 @@ def test_readme_example_loss_appears_in_the_app_and_its_links(project_with_pinba
         """,
     )
     assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr[-3000:]
+
+
+def test_preset_values_are_offered_only_where_the_preset_has_them():
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    assert at.radio(key="start").value == "preset"  # the lesson's a = b = c = 1.1
+    at.selectbox(key="preset").set_value("csv")
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    # A CSV has no preset values: the start says what the run does.
+    assert at.radio(key="start").value == "random"
+    assert at.radio(key="start").options == ["random", "fit by hand"]
+    at.selectbox(key="preset").set_value("fastai-quadratic")
+    at.run()
+    at.selectbox(key="model").set_value("line")
+    at.run()
+    assert at.radio(key="start").value == "random"  # the lesson's values are for a quadratic
