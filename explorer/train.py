@@ -329,7 +329,7 @@ def train(
         loss: a key of ``losses.LOSSES``.
         optimizer: a key of ``optim.OPTIMIZERS``.
         lr: learning rate, >= 0.
-        epochs: number of updates, 0..MAX_EPOCHS.
+        epochs: passes over the data, 0..MAX_EPOCHS (one step each, or one per mini-batch).
         batch_size: mini-batch size with a shuffle seeded by ``seed`` each epoch; None
             (or >= the number of points) for full batch.
         seed: seed of the shuffle.
