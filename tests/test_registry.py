@@ -164,28 +164,30 @@ def _python(root: Path, code: str) -> subprocess.CompletedProcess:
     )
 
 
-def test_readme_example_loss_is_one_entry_in_one_file(project_with_pinball):
-    root = project_with_pinball
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "explorer",
-            "fit",
-            "--preset",
-            "line",
-            "--loss",
-            "pinball",
-            "--tau",
-            "0.9",
-            "--epochs",
-            "3",
-            "--json",
-        ],
+def _cli(root: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "explorer", *args],
         cwd=root,
         capture_output=True,
         text=True,
         timeout=300,
+    )
+
+
+def test_readme_example_loss_is_one_entry_in_one_file(project_with_pinball):
+    root = project_with_pinball
+    out = _cli(
+        root,
+        "fit",
+        "--preset",
+        "line",
+        "--loss",
+        "pinball",
+        "--tau",
+        "0.9",
+        "--epochs",
+        "3",
+        "--json",
     )
     assert out.returncode == 0, out.stderr
     got = json.loads(out.stdout)
@@ -197,22 +199,10 @@ def test_readme_example_loss_is_one_entry_in_one_file(project_with_pinball):
     expected = np.mean(np.maximum(0.9 * r, (0.9 - 1) * r))
     assert got["history"][0]["loss"] == pytest.approx(expected, rel=1e-12)
 
-    bad = subprocess.run(
-        [sys.executable, "-m", "explorer", "fit", "--loss", "pinball", "--tau", "1"],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    bad = _cli(root, "fit", "--loss", "pinball", "--tau", "1")
     assert bad.returncode == 2 and "tau must be a number in (0, 1), not 1.0" in bad.stderr
 
-    cmp = subprocess.run(
-        [sys.executable, "-m", "explorer", "compare", "--losses", "l1,pinball", "--epochs", "2"],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    cmp = _cli(root, "compare", "--losses", "l1,pinball", "--epochs", "2")
     assert cmp.returncode == 0, cmp.stderr
     assert "pinball" in cmp.stdout.splitlines()[0]
 
