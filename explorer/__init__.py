@@ -1,4 +1,5 @@
-"""Gradient Explorer's core: data, models, losses, optimizers and the training engine.
+"""Gradient Explorer's core: data, models, losses, optimizers, the training engine and what
+it shows about descent (loss landscapes, learning-rate sweeps).
 
 Nothing here imports Streamlit; the app, the command line and the tests all call this.
 """
@@ -15,9 +16,12 @@ jax.config.update("jax_enable_x64", True)
 from .api import compare, fit
 from .csvdata import DataError, load_csv
 from .data import PRESETS, Dataset, make_preset
+from .descent import Landscape, contributions, landscape
 from .losses import LOSSES
+from .lrfind import LRFind, lr_find
 from .models import MODELS, build_model
 from .optim import OPTIMIZERS
+from .rates import Sweep, stability_limit, sweep
 from .train import History, train
 
 __all__ = [
@@ -28,10 +32,18 @@ __all__ = [
     "DataError",
     "Dataset",
     "History",
+    "LRFind",
+    "Landscape",
+    "Sweep",
     "build_model",
     "compare",
+    "contributions",
     "fit",
+    "landscape",
     "load_csv",
+    "lr_find",
     "make_preset",
+    "stability_limit",
+    "sweep",
     "train",
 ]

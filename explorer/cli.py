@@ -1,4 +1,4 @@
-"""The command line: ``python -m explorer fit|compare|presets``."""
+"""The command line: ``python -m explorer fit|compare|sweep|lr-find|landscape|presets``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,10 @@ import numpy as np
 
 from .api import compare, fit
 from .data import PRESETS
+from .descent import Landscape, landscape
 from .losses import LOSSES
+from .lrfind import LRFind, lr_find
+from .rates import DEFAULT_LRS, Sweep, limit_of, sweep
 from .registry import PRESET, SETTINGS
 from .settings import Setting
 from .train import History, frame_epochs
@@ -57,14 +60,16 @@ def _flag_help(s: Setting) -> str:
     return f"{s.help.rstrip('.')} (default: {default}, or the preset's{accepted})"
 
 
-def _add_run_flags(p: argparse.ArgumentParser, with_loss: bool) -> None:
+def _add_run_flags(p: argparse.ArgumentParser, with_loss: bool, skip: tuple[str, ...] = ()) -> None:
+    """The run's flags (data, one per setting, ``--init``, ``--json``); ``skip`` names
+    settings the command sets itself (``lr`` for a sweep)."""
     src = p.add_mutually_exclusive_group()
     src.add_argument(
         "--preset", choices=list(PRESETS), help=f"{PRESET.help} (default {PRESET.default})"
     )
     src.add_argument("--data", metavar="FILE.csv", help="your own points: two columns x, y")
     for s in SETTINGS.values():  # one flag per declared setting
-        if s.name == "loss" and not with_loss:
+        if (s.name == "loss" and not with_loss) or s.name in skip:
             continue
         p.add_argument(
             s.flag,
@@ -95,6 +100,34 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"comma-separated, from {', '.join(LOSSES)} (default l1,l2)",
     )
     _add_run_flags(cmp, with_loss=False)
+    # No abbreviations: --lr must not be taken for --lrs.
+    swp = sub.add_parser(
+        "sweep", help="train the same run at many learning rates at once", allow_abbrev=False
+    )
+    swp.add_argument(
+        "--lrs",
+        help="comma-separated learning rates (default: 61 from 1e-6 to 10, log-spaced)",
+    )
+    _add_run_flags(swp, with_loss=True, skip=("lr",))
+    _add_run_flags(
+        sub.add_parser("lr-find", help="fastai's learning-rate finder: 100 steps, lr 1e-7 up"),
+        with_loss=True,
+        skip=("lr", "epochs"),
+    )
+    land = sub.add_parser("landscape", help="the loss over a grid of two parameters")
+    land.add_argument("--epoch", type=int, default=0, help="hold the others as at this epoch")
+    land.add_argument(
+        "--along", nargs=2, metavar="NAME", help="two parameters (default: the two that moved most)"
+    )
+    land.add_argument("--resolution", type=int, default=61, help="grid points per axis")
+    land.add_argument(
+        "--span",
+        nargs=4,
+        type=float,
+        metavar=("LO0", "HI0", "LO1", "HI1"),
+        help="the grid's ranges (default: the path, the start and the best fit)",
+    )
+    _add_run_flags(land, with_loss=True)
     sub.add_parser("presets", help="list the data presets")
     return parser
 
@@ -167,6 +200,79 @@ def compare_table(rows: list[dict], losses: list[str]) -> str:
     return "\n".join(lines)
 
 
+def sweep_table(s: Sweep) -> str:
+    """One row per learning rate: final and best loss, the epoch it diverged at."""
+    lines = [" ".join(f"{c:>11}" for c in ("lr", "final loss", "best loss", "diverged"))]
+    for r in s.rows():
+        cells = [_fmt(r["lr"]), _cell(r["final_loss"]), _cell(r["best_loss"])]
+        lines.append(" ".join([*cells, _cell(r["diverged_at"])]))
+    epochs = s.spec.values["epochs"]
+    lines.append(f"loss at the start {s.start_loss:.5g}; {epochs} epochs at each rate")
+    limit = limit_of(s.spec)
+    if limit is not None:
+        lines.append(
+            f"full-batch SGD on the MSE diverges above lr = {limit:.5g} (2 / the Hessian's "
+            "largest eigenvalue)"
+        )
+    return "\n".join(lines)
+
+
+FINDER_ROWS = 10  # steps shown by lr-find; --json has them all
+
+
+def finder_table(f: LRFind) -> str:
+    """lr_find's steps (thinned to about FINDER_ROWS), where it stopped and its suggestions."""
+    lines = [" ".join(f"{c:>11}" for c in ("step", "lr", "smoothed", "raw loss"))]
+    every = -(-len(f.lrs) // FINDER_ROWS)
+    shown = sorted({*range(0, len(f.lrs), every), len(f.lrs) - 1})
+    for k in shown:
+        cells = [f"{k:>11d}", _fmt(f.lrs[k]), _fmt(f.losses[k]), _fmt(f.raw[k])]
+        lines.append(" ".join(cells))
+    if len(shown) < len(f.lrs):
+        lines.append(f"({len(shown)} of {len(f.lrs)} steps shown; --json has every step)")
+    if f.stopped_at is not None:
+        lines.append(f"stopped at step {f.stopped_at}: the smoothed loss passed 4x its lowest")
+    if f.suggestion is None:
+        lines.append("no suggestion: too few steps before the loss blew up")
+    else:
+        lines.append(
+            f"suggestion (valley) {f.suggestion:.3g}; minimum/10 {f.minimum:.3g}; "
+            f"steepest {f.steepest if f.steepest is None else format(f.steepest, '.3g')}"
+        )
+    return "\n".join(lines)
+
+
+def landscape_text(land: Landscape) -> str:
+    """The grid's size and axes, its lowest point and the run's path in the two."""
+    a, b = land.along
+    size = f"{len(land.xs)} x {len(land.ys)}"
+    lines = [f"{land.loss_name} over {a} and {b}, the others as at epoch {land.epoch}: {size} grid"]
+    for name, values in ((a, land.xs), (b, land.ys)):
+        lines.append(f"  {name:>6} from {values[0]:.5g} to {values[-1]:.5g}")
+    low = land.minimum
+    if low is None:
+        lines.append("  the loss is not finite anywhere on the grid")
+    else:
+        lines.append(f"  lowest on the grid {low[2]:.5g} at {a} = {low[0]:.5g}, {b} = {low[1]:.5g}")
+    first, last = land.path[0], land.path[-1]
+    lines.append(
+        f"  the run: {a} {first[0]:.5g} -> {last[0]:.5g}, {b} {first[1]:.5g} -> {last[1]:.5g} "
+        f"(epochs 0 to {len(land.path) - 1})"
+    )
+    if land.optimum is not None:
+        lines.append(f"  least squares: {a} = {land.optimum[0]:.5g}, {b} = {land.optimum[1]:.5g}")
+    return "\n".join(lines)
+
+
+def _without(config: dict, *keys: str) -> dict:
+    """A run's config without the settings a command sets itself."""
+    return {k: v for k, v in config.items() if k not in keys}
+
+
+def _dump(value) -> None:
+    print(json.dumps(value, allow_nan=False))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -175,6 +281,32 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{name:18} {p.description}")
             return 0
         settings = _settings(args)
+        if args.command == "sweep":
+            s = sweep(args.lrs if args.lrs is not None else DEFAULT_LRS, **settings)
+            if args.json:
+                config = _without(s.spec.config(), "lr")
+                _dump({"config": config, "start_loss": s.start_loss, "table": s.rows()})
+            else:
+                print(sweep_table(s))
+            return 0
+        if args.command == "lr-find":
+            f = lr_find(**settings)
+            if args.json:
+                _dump({"config": _without(f.spec.config(), "lr", "epochs"), **f.to_dict()})
+            else:
+                print(finder_table(f))
+            return 0
+        if args.command == "landscape":
+            h = fit(**settings)
+            span = None if args.span is None else (tuple(args.span[:2]), tuple(args.span[2:]))
+            land = landscape(
+                h, epoch=args.epoch, along=args.along, resolution=args.resolution, span=span
+            )
+            if args.json:
+                _dump({"config": h.config, **land.to_dict()})
+            else:
+                print(landscape_text(land))
+            return 0
         if args.command == "fit":
             h = fit(**settings)
             if args.json:

@@ -246,8 +246,16 @@ def engine(model: Model, batch_size: int | None):
     return jax.jit(run)
 
 
-def _history(model: Model, batch_size: int | None, info, x, y, mask, p0, hyper, choice):
-    """Every epoch of one run with the loss ``info`` (traced inside ``engine``)."""
+def _history(
+    model: Model, batch_size: int | None, info, x, y, mask, p0, hyper, choice, n_chunks=_N_CHUNKS
+):
+    """Every epoch of one run with the loss ``info`` (traced inside ``engine``).
+
+    The history buffers hold ``n_chunks * CHUNK`` epochs (all MAX_EPOCHS + 1 by default);
+    a caller that knows the run is shorter passes fewer (``explorer.rates`` vmaps this over
+    learning rates, where 10,000-epoch buffers per run would dominate). ``hyper["lr"]``
+    reaches only the optimizers' ``make``, so it may be an optax schedule
+    (``explorer.lrfind``)."""
 
     def loss_at(p, x, y, mask):
         return call(info, model.predict(p, x) - y, mask, hyper)
@@ -293,7 +301,7 @@ def _history(model: Model, batch_size: int | None, info, x, y, mask, p0, hyper, 
         hist_g = lax.dynamic_update_slice(hist_g, cg, (start, zero))
         return j + 1, p, states, hist_p, hist_l, hist_g
 
-    size = _N_CHUNKS * CHUNK
+    size = n_chunks * CHUNK
     carry = (
         jnp.int32(0),
         p0,

@@ -105,3 +105,74 @@ def np_sgd(loss: str, model: str, p0, x, y, lr: float, epochs: int, delta: float
     for _ in range(epochs):
         path.append(path[-1] - lr * np_gradient(loss, model, path[-1], x, y, delta))
     return np.array(path)
+
+
+# ----------------------------------------------------------------------------- descent
+
+
+def np_predict(model: str, p, x: np.ndarray, activation: str = "relu") -> np.ndarray:
+    """The models' formulas in float64 NumPy, from the flat parameters in the order the
+    README's JSON lists them: line m, b; quadratic a, b, c; relu-sum m[0..r-1], b[0..r-1],
+    c; mlp W1[0..w-1], b1[...], W2[...], b2."""
+    p, x = np.asarray(p, np.float64), np.asarray(x, np.float64)
+    if model in ("line", "quadratic"):
+        return features(model, x) @ p
+    if model == "relu-sum":
+        r = (p.size - 1) // 2
+        m, b, c = p[:r], p[r : 2 * r], p[-1]
+        return c + np.maximum(np.outer(x, m) + b, 0).sum(axis=1)
+    if model == "mlp":
+        w = (p.size - 1) // 3
+        w1, b1, w2, b2 = p[:w], p[w : 2 * w], p[2 * w : 3 * w], p[-1]
+        z = np.outer(x, w1) + b1
+        act = {
+            "relu": lambda z: np.maximum(z, 0),
+            "tanh": np.tanh,
+            "sigmoid": lambda z: 1 / (1 + np.exp(-z)),
+        }[activation](z)
+        return b2 + act @ w2
+    raise AssertionError(f"no reference formula for model {model!r}")
+
+
+def np_gradient_terms(loss: str, model: str, p, x, y, delta: float = 1.0) -> np.ndarray:
+    """Each point's term of ``np_gradient`` (n, P): dL/dpred_i times the features of point
+    i, derived by hand; the rows add up to the gradient."""
+    phi = features(model, x)
+    e = phi @ np.asarray(p, np.float64) - np.asarray(y, np.float64)
+    n = e.size
+    de = {
+        "l1": lambda: np.sign(e) / n,
+        "l2": lambda: e / (n * np.sqrt(np.mean(e**2))),
+        "mse": lambda: 2 * e / n,
+        "huber": lambda: np.clip(e, -delta, delta) / n,
+    }[loss]()
+    return de[:, None] * phi
+
+
+# fastai 2's learning-rate suggestions, transcribed from fastai/callback/schedule.py
+# (``valley``, ``minimum``, ``steep``) with NumPy in place of torch tensors.
+
+
+def fastai_valley(lrs, losses) -> float:
+    n = len(losses)
+    max_start, max_end = 0, 0
+    lds = [1] * n
+    for i in range(1, n):
+        for j in range(0, i):
+            if (losses[i] < losses[j]) and (lds[i] < lds[j] + 1):
+                lds[i] = lds[j] + 1
+            if lds[max_end] < lds[i]:
+                max_end = i
+                max_start = max_end - lds[max_end]
+    sections = (max_end - max_start) / 3
+    idx = max_start + int(sections) + int(sections / 2)
+    return float(lrs[idx])
+
+
+def fastai_minimum(lrs, losses) -> float:
+    return float(lrs[np.argmin(losses)]) / 10
+
+
+def fastai_steep(lrs, losses) -> float:
+    grads = (losses[1:] - losses[:-1]) / (np.log(lrs[1:]) - np.log(lrs[:-1]))
+    return float(lrs[np.argmin(grads)])
