@@ -512,3 +512,32 @@ def test_minibatch_shuffles_afresh_every_epoch():
     assert changed > 0, f"every seed used one order in all its epochs: {seen}"
     # And the seeds between them use most of the orders (a shuffle at all).
     assert len({o for per in seen.values() for o in per}) >= 4, seen
+
+
+def test_compile_cache_goes_where_it_is_told(monkeypatch, tmp_path):
+    # In this process (the test above checks a child's): an explicit path wins, then the
+    # environment, then ~/.cache/gradient-explorer/jax; compiles of any length are kept.
+    import jax
+
+    from explorer.train import enable_compile_cache
+
+    keys = ("jax_compilation_cache_dir", "jax_persistent_cache_min_compile_time_secs")
+    before = {k: getattr(jax.config, k) for k in keys}
+    try:
+        monkeypatch.setenv("GRADIENT_EXPLORER_CACHE", str(tmp_path / "env"))
+        enable_compile_cache(str(tmp_path / "given"))
+        assert jax.config.jax_compilation_cache_dir == str(tmp_path / "given")
+        assert jax.config.jax_persistent_cache_min_compile_time_secs == 0.0
+        enable_compile_cache()
+        assert jax.config.jax_compilation_cache_dir == str(tmp_path / "env")
+        monkeypatch.delenv("GRADIENT_EXPLORER_CACHE")
+        monkeypatch.setenv("HOME", str(tmp_path))
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
+        enable_compile_cache()
+        assert jax.config.jax_compilation_cache_dir == str(
+            tmp_path / ".cache" / "gradient-explorer" / "jax"
+        )
+        assert jax.config.jax_persistent_cache_min_compile_time_secs == 0.0
+    finally:
+        for k, v in before.items():
+            jax.config.update(k, v)
