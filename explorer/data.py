@@ -208,7 +208,7 @@ def make_preset(
     points: int | None = None,
     noise: float | None = None,
     outliers: int = 0,
-    seed: int = 42,
+    seed: int = SEED.default,
 ) -> Dataset:
     """Target points from a preset recipe.
 

@@ -24,6 +24,7 @@ from .data import Dataset
 from .losses import LOSS_SETTINGS, LOSSES, call, every_loss, loss_index, switch_loss
 from .models import Model
 from .optim import OPTIMIZER_SETTINGS, init_states, optimizer_index, switch_update
+from .registry import LOSS, OPTIMIZER
 from .settings import EPOCHS, LR, MAX_EPOCHS, SEED, settings_values
 
 # The traced float settings, by name: the learning rate and every loss's and optimizer's
@@ -171,7 +172,7 @@ def evaluate(
     params: np.ndarray,
     x: np.ndarray,
     y: np.ndarray,
-    loss: str = "l2",
+    loss: str = LOSS.default,
     **settings,
 ) -> Evaluation:
     """The loss of flat ``params`` (P,) on the points, its gradient and every metric, as
@@ -319,8 +320,8 @@ def train(
     model: Model,
     p0: np.ndarray,
     *,
-    loss: str = "l2",
-    optimizer: str = "sgd",
+    loss: str = LOSS.default,
+    optimizer: str = OPTIMIZER.default,
     lr: float = LR.default,
     epochs: int = EPOCHS.default,
     batch_size: int | None = None,
