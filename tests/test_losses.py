@@ -231,3 +231,26 @@ def test_every_loss_matches_numpy_on_arbitrary_errors(errs, delta):
     for name, value in got.items():
         # atol: squares of errors below ~1e-19 underflow in float32.
         np.testing.assert_allclose(value, np_loss(name, e, delta), rtol=1e-5, atol=1e-18)
+
+
+def test_titles_name_a_losss_settings_with_their_values():
+    assert LOSSES["l1"].title() == "L1"
+    assert LOSSES["l2"].title({"huber_delta": 3.0}) == "L2"
+    assert LOSSES["huber"].title() == "Huber (δ = 1)"
+    assert LOSSES["huber"].title({"huber_delta": 0.25, "lr": 5}) == "Huber (δ = 0.25)"
+
+
+def test_all_losses_takes_settings_by_name():
+    pred, y = np.array([0.0, 3.0, -1.0]), np.array([0.5, 0.0, 1.0])
+    e = pred - y
+    got = all_losses(pred, y, huber_delta=0.75)
+    assert list(got) == ["l1", "l2", "mse", "huber"]
+    a = np.abs(e)
+    huber = np.mean(np.where(a <= 0.75, 0.5 * e**2, 0.75 * (a - 0.375)))
+    assert got["huber"] == pytest.approx(huber, rel=1e-15)
+    assert got["mse"] == pytest.approx(np.mean(e**2), rel=1e-15)
+    assert all_losses(pred, y)["huber"] == pytest.approx(
+        np.mean(np.where(a <= 1.0, 0.5 * e**2, a - 0.5)), rel=1e-15
+    )
+    with pytest.raises(ValueError, match="huber_delta must be a number in"):
+        all_losses(pred, y, huber_delta=-1.0)

@@ -240,3 +240,34 @@ def test_models_are_hashable_keys_by_structure():
     assert hash(a) == hash(build_model("polynomial", degree=3))
     assert a != build_model("polynomial", degree=4)
     assert build_model("mlp", width=4, activation="tanh") != build_model("mlp", width=4)
+
+
+@pytest.mark.parametrize(
+    ("name", "size", "powers"),
+    [("line", {}, (1, 0)), ("quadratic", {}, (2, 1, 0)), ("polynomial", {"degree": 4}, range(5))],
+)
+def test_least_squares_is_numpys_on_the_models_own_powers(name, size, powers):
+    # Written out: the design matrix of each linear model, in its parameters' order.
+    rng = np.random.default_rng(3)
+    x = rng.uniform(-2, 3, 25)
+    y = np.cos(x) + rng.normal(0, 0.1, 25)
+    model = build_model(name, **size)
+    design = np.stack([x**p for p in powers], axis=1)
+    expected = np.linalg.lstsq(design, y, rcond=None)[0]
+    got = model.least_squares(x, y)
+    assert model.linear
+    np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
+    # ... and the predictions at it are the design matrix times it.
+    np.testing.assert_allclose(np.asarray(model.predict(got, x)), design @ expected, rtol=1e-10)
+
+
+@pytest.mark.parametrize(("name", "size"), [("relu-sum", {"relus": 2}), ("mlp", {"width": 3})])
+def test_least_squares_only_for_models_linear_in_their_parameters(name, size):
+    model = build_model(name, **size)
+    assert not model.linear
+    assert model.least_squares(np.arange(5.0), np.arange(5.0)) is None
+
+
+def test_scalar_models_name_their_parameters_in_order():
+    assert build_model("line").shapes == (("m", ()), ("b", ()))
+    assert build_model("quadratic").shapes == (("a", ()), ("b", ()), ("c", ()))

@@ -541,3 +541,18 @@ def test_compile_cache_goes_where_it_is_told(monkeypatch, tmp_path):
     finally:
         for k, v in before.items():
             jax.config.update(k, v)
+
+
+@pytest.mark.parametrize("name", ["momentum", "beta1", "beta2"])
+def test_optimizer_decays_are_in_zero_to_one(name):
+    # A decay of 1 never forgets (momentum) or divides by 0 (Adam's bias correction).
+    from explorer.optim import OPTIMIZER_SETTINGS
+
+    s = {s.name: s for s in OPTIMIZER_SETTINGS}[name]
+    assert s.check(0.0) == 0.0 and s.check(0.5) == 0.5
+    for bad in (1.0, -0.01, 1.5):
+        with pytest.raises(ValueError, match=rf"{name} must be a number in \[0, 1\)"):
+            s.check(bad)
+    assert {s.name: s.default for s in OPTIMIZER_SETTINGS} == dict(
+        momentum=0.9, beta1=0.9, beta2=0.999
+    )
