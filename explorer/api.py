@@ -144,7 +144,7 @@ def _dataset(data) -> Dataset:
     if isinstance(data, (str, bytes)) or hasattr(data, "read_bytes"):
         return load_csv(data)
     x, y = data
-    return Dataset(np.asarray(x, float), np.asarray(y, float), "arrays")
+    return Dataset(x, y, "arrays")  # Dataset makes them float64
 
 
 def _batch(batch_size, n: int) -> int | None:
@@ -227,13 +227,14 @@ def comparison_rows(runs: Mapping[str, History], loss_settings: Mapping) -> list
     rows = []
     for name, h in runs.items():
         k = h.last_epoch
-        row = dict(loss=name, epochs_run=k if k >= 0 else None, diverged_at=h.diverged_at)
+        row = dict(loss=name, epochs_run=None, diverged_at=h.diverged_at)
+        row.update({f"final_{m}": None for m in LOSSES})
         if k >= 0:
-            metrics = evaluate(h.model, h.params[k], h.x, h.y, name, **loss_settings).metrics
+            row["epochs_run"] = k
+            metrics = evaluate(h.model, h.params[k], h.x, h.y, **loss_settings).metrics
             row.update({f"final_{m}": (v if np.isfinite(v) else None) for m, v in metrics.items()})
-            row.update(zip(h.param_names, h.params[k].tolist(), strict=True))
-        else:
-            row.update({f"final_{m}": None for m in LOSSES})
+            for i, param in enumerate(h.param_names):
+                row[param] = float(h.params[k, i])
         rows.append(row)
     return rows
 

@@ -556,3 +556,44 @@ def test_optimizer_decays_are_in_zero_to_one(name):
     assert {s.name: s.default for s in OPTIMIZER_SETTINGS} == dict(
         momentum=0.9, beta1=0.9, beta2=0.999
     )
+
+
+def test_compare_refuses_loss_and_an_empty_list():
+    from explorer import compare
+
+    with pytest.raises(ValueError, match=r"takes no loss= \(got loss='l1'\)"):
+        compare(loss="l1", epochs=1)
+    with pytest.raises(ValueError, match="name at least one loss to compare"):
+        compare(losses=" , ", epochs=1)
+
+
+def test_compare_rows_of_a_diverging_run():
+    # The line preset under MSE at lr 1000: every step overshoots, and the parameters leave
+    # float64's range (at epoch 45); the row keeps the epochs it ran and where it stopped.
+    from explorer import compare
+
+    rows = compare(losses="mse", preset="line", lr=1000.0, epochs=50).table()
+    (row,) = rows
+    assert row["diverged_at"] is not None and row["diverged_at"] >= 1
+    assert row["epochs_run"] == row["diverged_at"] - 1
+    assert set(row) >= {"m", "b", "final_l1", "final_l2", "final_mse", "final_huber"}
+
+
+def test_the_start_is_the_seeded_draw_or_the_given_values():
+    from explorer.api import resolve, start
+
+    # Documented: a random start is NumPy's default_rng(seed).normal(0, 1) per parameter.
+    np.testing.assert_array_equal(
+        start(resolve(preset="line", seed=7)), np.random.default_rng(7).normal(0, 1, 2)
+    )
+    np.testing.assert_array_equal(start(resolve(preset="fastai-quadratic")), [1.1, 1.1, 1.1])
+
+
+def test_evaluate_defaults_to_the_l2_loss():
+    from explorer.train import evaluate
+
+    x, y = np.array([0.0, 1.0, 2.0]), np.array([1.0, 2.0, 5.0])
+    p = np.array([1.0, 0.5])  # m, b
+    e = p[0] * x + p[1] - y
+    got = evaluate(build_model("line"), p, x, y)
+    assert got.loss == pytest.approx(np.sqrt(np.mean(e**2)), rel=1e-14)
