@@ -341,13 +341,16 @@ def player_fit_figure(runs: list[tuple[str, str, History]], labels=("x", "y")) -
     return dict(data=[_targets(first.x, first.y, labels), *curves], layout=layout)
 
 
-def loss_ranges(loss: np.ndarray) -> dict:
+def loss_ranges(loss: np.ndarray, floor: float | None = None) -> dict:
     """The loss chart's axis ranges: x over the epochs, y from 0 (linear) or over the
-    positive losses (log, in decades), so that switching scales or runs never autoranges."""
+    positive losses (log, in decades), so that switching scales or runs never autoranges;
+    a positive ``floor`` (the best possible loss) is kept in view."""
     loss = np.asarray(loss, float)
     last = max(len(loss) - 1, 1)
     top = float(loss.max()) if loss.size else 1.0
     positive = loss[loss > 0]
+    if floor is not None and floor > 0 and positive.size:
+        positive = np.append(positive, floor)
     lo, hi = (np.log10(positive.min()), np.log10(positive.max())) if positive.size else (0, 1)
     pad = 0.08 * max(hi - lo, 0.5)
     return dict(
@@ -440,3 +443,109 @@ def player_loss_figure(runs: list[tuple[str, str, History]], log: bool = False) 
                 )
             )
     return dict(data=data, layout=layout)
+
+
+# ----------------------------------------------------------------------------- the descent
+
+PARAM_COLORS = ("#2563eb", "#059669", "#7c3aed", "#d97706", "#db2777", "#0891b2")
+BEST = "#6b7280"  # the least-squares optimum: grey, dashed
+
+
+def shown_params(h: History, most: int = len(PARAM_COLORS)) -> list[int]:
+    """The parameters a chart of every epoch shows: all of them, or for bigger models the
+    ``most`` whose values spanned the widest range over the run (in ``param_names`` order)."""
+    p = h.model.n_params
+    if p <= most:
+        return list(range(p))
+    movement = np.ptp(h.params, axis=0) if len(h.params) else np.zeros(p)
+    return sorted(np.argsort(-movement, kind="stable")[:most].tolist())
+
+
+def player_params_figure(h: History, shown: list[int]) -> dict:
+    """Each shown parameter against the epoch (traces 0..S-1) and, last, the current
+    epoch's values (one marker per parameter) that the player moves."""
+    k = np.arange(len(h.loss))
+    data = []
+    for j, i in enumerate(shown):
+        name = plotly_text(h.param_names[i])
+        data.append(
+            dict(
+                type="scatter",
+                mode="lines",
+                name=name,
+                x=packed(k),
+                y=packed(h.params[:, i]),
+                line=dict(color=PARAM_COLORS[j % len(PARAM_COLORS)], width=2),
+                hovertemplate=f"epoch %{{x}}<br>{name} = %{{y:.6g}}<extra></extra>",
+            )
+        )
+    data.append(
+        dict(
+            type="scatter",
+            mode="markers",
+            name="this epoch",
+            showlegend=False,
+            x=[0] * len(shown),
+            y=[float(h.params[0, i]) for i in shown] if len(h.params) else [None] * len(shown),
+            marker=dict(color=COLORS["targets"], size=9, symbol="circle-open", line=dict(width=2)),
+            cliponaxis=False,
+            hoverinfo="skip",
+        )
+    )
+    vals = h.params[:, shown] if len(h.params) else np.zeros((1, 1))
+    lo, hi = float(np.min(vals)), float(np.max(vals))
+    pad_ = 0.08 * (hi - lo) if hi > lo else max(0.1 * abs(hi), 0.5)
+    last = max(len(h.loss) - 1, 1)
+    layout = _layout("", "epoch", "value", [-0.02 * last, 1.02 * last], [lo - pad_, hi + pad_])
+    layout.pop("title")
+    layout.pop("height")
+    layout["autosize"] = True
+    layout["xaxis"]["nticks"] = 6
+    layout["margin"] = dict(l=56, r=14, t=30, b=44)
+    layout["legend"] = dict(orientation="h", yanchor="bottom", y=1.0, xanchor="left", x=0.0)
+    return dict(data=data, layout=layout)
+
+
+def best_fit(h: History) -> dict | None:
+    """The least-squares optimum of a model linear in its parameters trained under MSE or
+    L2 (the lowest loss any parameters reach, not only gradient descent's): its parameters,
+    its curve on ``h.grid`` and its loss (the run's own). None for other runs."""
+    if not h.model.linear or h.config.get("loss") not in ("mse", "l2"):
+        return None
+    from .train import evaluate  # the loss as the engine computes it
+
+    best = h.model.least_squares(h.x, h.y)
+    loss = evaluate(h.model, best, h.x, h.y, h.config["loss"]).loss
+    preds = np.asarray(h.model.predict(best, np.asarray(h.grid, np.float64)))
+    return dict(params=best, preds=preds, loss=float(loss))
+
+
+def best_fit_trace(h: History, best: dict) -> dict:
+    """The least-squares curve on the fit chart: grey, dashed, under the model's."""
+    return dict(
+        type="scatter",
+        mode="lines",
+        name="best possible",
+        x=packed(h.grid),
+        y=packed(best["preds"]),
+        line=dict(color=BEST, width=2, dash="dash"),
+        hovertemplate="x=%{x:.4g}<br>prediction=%{y:.4g}<extra>least squares</extra>",
+    )
+
+
+def floor_trace(h: History, loss: float) -> dict:
+    """The least-squares loss as a floor line across the loss chart."""
+    last = max(len(h.loss) - 1, 1)
+    text = f"best possible: {fmt(loss)}"
+    return dict(
+        type="scatter",
+        mode="lines+text",
+        name="best possible",
+        x=[0, last],
+        y=[loss, loss],
+        text=["", text],
+        textposition="top left",
+        textfont=dict(color=BEST, size=12),
+        line=dict(color=BEST, width=1.5, dash="dash"),
+        hovertemplate=f"{text} (least squares)<extra></extra>",
+    )

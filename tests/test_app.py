@@ -588,3 +588,49 @@ def test_the_header_speaks_of_watching_only_where_a_player_plays():
         "Fit a function to points yourself: move the sliders, read the loss, and let the "
         "gradient tell you which way is downhill."
     )
+
+
+# ----------------------------------------------------------------------------- the descent
+
+
+def test_the_player_gets_every_parameter_by_epoch_and_the_least_squares_floor():
+    at = run(new_app(preset="roller-coaster"))
+    data = player(at)
+    h = fit(preset="roller-coaster")
+    descent = data["descent"]
+    assert descent["shown"] == [0, 1, 2]
+    lines = descent["params_fig"]["data"]
+    assert [t["name"] for t in lines[:3]] == ["a", "b", "c"]
+    for i, t in enumerate(lines[:3]):
+        assert np.allclose(unpack(t["y"]), h.params[:, i], rtol=1e-6)  # float32 on the wire
+    assert lines[3]["name"] == "this epoch"
+    # The least-squares optimum, from NumPy alone: its curve on the fit, its MSE as a floor.
+    x, y = roller_coaster_points()
+    design = features("quadratic", x)
+    best = np.linalg.lstsq(design, y, rcond=None)[0]
+    floor = float(np.mean((design @ best - y) ** 2))
+    assert descent["best"]["loss"] == pytest.approx(floor, rel=1e-9)
+    assert np.allclose(descent["best"]["params"], best, rtol=1e-9)
+    fit_traces = data["fit"]["data"]
+    assert fit_traces[-1]["name"] == "best possible"
+    grid = unpack(fit_traces[-1]["x"])
+    assert np.allclose(unpack(fit_traces[-1]["y"]), features("quadratic", grid) @ best, rtol=1e-5)
+    floor_line = data["loss_fig"]["data"][-1]
+    assert floor_line["y"] == [pytest.approx(floor, rel=1e-12)] * 2
+    assert "best possible: " in floor_line["text"][1]
+
+
+def test_no_floor_where_least_squares_is_not_the_loss():
+    data = player(run(new_app()))  # the lesson's L1: least squares is not its optimum
+    assert data["descent"]["best"] is None
+    assert all(t["name"] != "best possible" for t in data["fit"]["data"])
+    assert len(data["loss_fig"]["data"]) == 3
+
+
+def test_a_big_model_shows_the_parameters_that_moved_most():
+    at = run(new_app(preset="sine", opt="Adam", epochs="100"))
+    descent = player(at)["descent"]
+    h = fit(preset="sine", optimizer="adam", epochs=100)
+    moved = np.ptp(h.params, axis=0)
+    assert len(descent["shown"]) == 6
+    assert set(descent["shown"]) == set(np.argsort(-moved)[:6].tolist())

@@ -23,7 +23,7 @@ from browser_tools import (
     require_browser,
     streamlit_server,
 )
-from reference import features, lesson_points, np_loss, np_sgd
+from reference import features, lesson_points, np_loss, np_sgd, roller_coaster_points
 
 from explorer import fit
 
@@ -437,12 +437,54 @@ LAYOUT = """() => {
     const h = Math.min(ra.bottom, rb.bottom) - Math.max(ra.top, rb.top);
     if (w > 2 && h > 2) problems.push(`overlap: "${a.textContent.trim().slice(0, 20)}" and "${b.textContent.trim().slice(0, 20)}"`);
   }
-  for (const e of document.querySelectorAll('.gx-fit, .gx-loss')) {
+  for (const e of document.querySelectorAll('.gx-fit, .gx-loss, .gx-params')) {
     const r = e.getBoundingClientRect();
     if (r.right > innerWidth + 1) problems.push('chart wider than the window');
   }
   return problems;
 }"""
+
+
+# The descent's charts as the page holds them: the parameters chart's epoch markers and
+# the loss chart's floor line, read in the same frame as the epoch.
+DESCENT = """() => {
+  const params = document.querySelector('.gx-params');
+  const loss = document.querySelector('.gx-loss');
+  const marker = params._fullData[params._fullData.length - 1];
+  const floor = loss._fullData.find((t) => t.name === 'best possible');
+  return {
+    epoch: Number(document.querySelector('.gx').dataset.epoch),
+    names: params._fullData.slice(0, -1).map((t) => t.name),
+    x: Array.from(marker.x), y: Array.from(marker.y),
+    floor: floor ? floor.y[0] : null,
+    box: params.getBoundingClientRect().toJSON(),
+  };
+}"""
+
+
+def test_the_parameters_chart_follows_the_epoch_and_the_floor_is_least_squares(open_page):
+    # Roller-coaster at lr 1e-5: only a moves (b and c barely), as the chart shows.
+    pg = open_page("?preset=roller-coaster")
+    x, y = roller_coaster_points()
+    design = features("quadratic", x)
+    path = np_sgd("mse", "quadratic", fit(preset="roller-coaster").params[0], x, y, 1e-5, 10)
+    best = np.linalg.lstsq(design, y, rcond=None)[0]
+    floor = float(np.mean((design @ best - y) ** 2))
+    d = pg.evaluate(DESCENT)
+    assert d["names"] == ["a", "b", "c"] and d["x"] == [0, 0, 0]
+    assert d["floor"] == pytest.approx(floor, rel=1e-9)
+    for action, k in (("step", 1), ("step", 2), ("last", 10), ("back", 9)):
+        pg.locator(f".gx-btn[data-action={action}]").click()
+        d = pg.evaluate(DESCENT)  # no waiting: the same frame as the click
+        assert d["epoch"] == k and d["x"] == [k] * 3, d
+        assert np.allclose(d["y"], path[k], rtol=1e-9), (d["y"], path[k])
+    pg.eval_on_selector(".gx-range", "r => { r.value = '4'; r.dispatchEvent(new Event('input')); }")
+    d = pg.evaluate(DESCENT)
+    assert d["epoch"] == 4 and d["x"] == [4] * 3
+    assert np.allclose(d["y"], path[4], rtol=1e-9)
+    moved = np.ptp(path, axis=0)
+    assert moved[0] > 10 * max(moved[1], moved[2])  # why it looks stuck: only a moves
+    no_exception(pg)
 
 
 @pytest.mark.parametrize("size", list(SIZES), ids=list(SIZES))

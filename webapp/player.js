@@ -256,7 +256,17 @@ class Player {
     text.append(this.lossLine, this.worked, this.notes);
     numbers.append(this.table, text);
 
-    r.append(bar, scrub, this.title, charts, numbers);
+    // The descent (a single run): every parameter against the epoch, with this epoch marked.
+    this.descent = el("div", "gx-descent");
+    const paramsBox = el("div", "gx-paramsbox");
+    this.paramsTitle = el("div", "gx-subtitle", "Parameters by epoch");
+    this.paramsDiv = el("div", "gx-chart gx-params");
+    this.paramsNote = el("div", "gx-small");
+    paramsBox.append(this.paramsTitle, this.paramsDiv, this.paramsNote);
+    this.descent.append(paramsBox);
+    this.descent.hidden = true;
+
+    r.append(bar, scrub, this.title, charts, numbers, this.descent);
     this.rootEl = r;
     this.root.appendChild(r); // beside the <style> Streamlit put there
   }
@@ -335,12 +345,24 @@ class Player {
       const traces = [];
       const lines = [];
       data.loss_fig.data.forEach((t, i) => {
-        if (i % 3 !== 2) {
+        if (i < 3 * this.runs.length && i % 3 !== 2) {
           traces.push(i);
           lines.push({ x: decode(t.x), y: decode(t.y) });
         }
       });
       this.pendingLoss = { data: lines, traces, layout: this.axisRanges() };
+    }
+    this.descent.hidden = !data.descent;
+    if (data.descent) {
+      await Plotly.react(this.paramsDiv, data.descent.params_fig.data, big(data.descent.params_fig.layout), config);
+      const r = this.runs[0];
+      const n = data.descent.shown.length;
+      this.paramsNote.textContent =
+        n < r.P
+          ? `The ${n} of ${r.P} parameters that moved most. A parameter moves as fast as its gradient times the learning rate: a flat line is a parameter the descent barely moves.`
+          : "A parameter moves as fast as its gradient times the learning rate: a flat line is a parameter the descent barely moves.";
+    } else if (this.paramsDiv.data) {
+      Plotly.purge(this.paramsDiv);
     }
     if (!this.lossDiv.gxClick) {
       this.lossDiv.gxClick = true;
@@ -522,6 +544,13 @@ class Player {
       this.pendingLoss = null;
     }
     Plotly.animate(this.lossDiv, loss, ANIM);
+    if (this.data.descent && this.paramsDiv.data) {
+      const r = this.runs[0];
+      const kk = Math.min(k, r.last);
+      const shown = this.data.descent.shown;
+      const marker = { x: shown.map(() => kk), y: shown.map((i) => r.p(kk, i)) };
+      Plotly.animate(this.paramsDiv, { data: [marker], traces: [shown.length] }, ANIM);
+    }
     const [ylo, yhi] = this.data.y_range;
     const slack = 0.05 * (yhi - ylo); // a curve that only grazes the edge is still in view
     const off = [];

@@ -55,6 +55,7 @@ class Timeline:
     loss: dict
     y_range: tuple[float, float]
     wide: bool  # the loss spans LOG_SPAN or more: open on a log axis
+    descent: dict | None = None  # a single run's parameters by epoch (the descent's charts)
 
 
 def _typed(values: np.ndarray) -> dict:
@@ -66,7 +67,7 @@ def _typed(values: np.ndarray) -> dict:
     return figures.packed(arr, dtype)
 
 
-def run_payload(name: str, colour: str, h: History) -> dict:
+def run_payload(name: str, colour: str, h: History, floor: float | None = None) -> dict:
     """One run as the player reads it (arrays packed, the run's settings by name)."""
     cfg = h.config
     batch = cfg.get("batch_size")
@@ -94,7 +95,7 @@ def run_payload(name: str, colour: str, h: History) -> dict:
         grads=_typed(h.grads),
         frame_epochs=_typed(np.asarray(h.frame_epochs, np.int32)),
         frame_preds=figures.packed(h.frame_preds),
-        ranges=figures.loss_ranges(h.loss),
+        ranges=figures.loss_ranges(h.loss, floor),
         rises=len(figures.rises(h.loss)),
         notes=epoch_notes(h, plain_sgd),
     )
@@ -162,7 +163,23 @@ def timeline(runs: Sequence[tuple[str, str, History]], labels=("x", "y")) -> Tim
     """The player's data for ``[(name, colour, history), ...]`` (all with epoch 0 finite)."""
     fit = figures.player_fit_figure(list(runs), labels)
     loss = figures.player_loss_figure(list(runs))
-    payload = tuple(run_payload(n, c, h) for n, c, h in runs)
+    descent = None
+    best = None
+    if len(runs) == 1:
+        h = runs[0][2]
+        best = figures.best_fit(h)
+        shown = figures.shown_params(h)
+        descent = dict(
+            shown=shown,
+            params_fig=figures.player_params_figure(h, shown),
+            best=None if best is None else dict(loss=best["loss"], params=best["params"].tolist()),
+        )
+        if best is not None:
+            # After the runs' own traces: the player moves those by index.
+            fit["data"].append(figures.best_fit_trace(h, best))
+            loss["data"].append(figures.floor_trace(h, best["loss"]))
+    floor = None if best is None else best["loss"]
+    payload = tuple(run_payload(n, c, h, floor) for n, c, h in runs)
     digest = hashlib.sha256()
     for (_, _, h), p in zip(runs, payload, strict=True):
         # What tells one run from another (the curves follow from the parameters).
@@ -170,14 +187,26 @@ def timeline(runs: Sequence[tuple[str, str, History]], labels=("x", "y")) -> Tim
         digest.update(json.dumps(small, sort_keys=True, default=str).encode())
         for arr in (h.loss, h.params, h.grads, h.grid):
             digest.update(np.ascontiguousarray(arr).tobytes())
-    still = [dict(t, y=None) if i else t for i, t in enumerate(fit["data"])]
+    # The runs' curves move without a redraw; the targets and the best fit are the chart.
+    still = [dict(t, y=None) if 1 <= i <= len(runs) else t for i, t in enumerate(fit["data"])]
     fit_key = _digest([still, fit["layout"]])
-    loss_key = _digest([loss["layout"], [t["name"] for t in loss["data"]]])
+    own = 3 * len(runs)  # the runs' loss traces; after them, the floor (part of the chart)
+    loss_key = _digest(
+        [loss["layout"], [t["name"] for t in loss["data"][:own]], loss["data"][own:]]
+    )
     positive = np.concatenate([h.loss[h.loss > 0] for _, _, h in runs])
     wide = positive.size > 1 and float(positive.max()) > LOG_SPAN * float(positive.min())
     y_rng = fit["layout"]["yaxis"]["range"]
     return Timeline(
-        digest.hexdigest()[:16], fit_key, loss_key, payload, fit, loss, (y_rng[0], y_rng[1]), wide
+        digest.hexdigest()[:16],
+        fit_key,
+        loss_key,
+        payload,
+        fit,
+        loss,
+        (y_rng[0], y_rng[1]),
+        wide,
+        descent,
     )
 
 
@@ -255,6 +284,7 @@ def show(key: str, t: Timeline, *, loss_title: str, present: bool = False) -> No
         nonce=nonce,
         log=bool(t.wide if log is None else log),
         present=present,
+        descent=t.descent,
     )
     _player(
         key=key,
