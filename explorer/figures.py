@@ -549,3 +549,161 @@ def floor_trace(h: History, loss: float) -> dict:
         line=dict(color=BEST, width=1.5, dash="dash"),
         hovertemplate=f"{text} (least squares)<extra></extra>",
     )
+
+
+# ----------------------------------------------------------------------------- learning rates
+
+
+def _log_range(values, pad: float = 0.08) -> list[float]:
+    v = np.asarray(values, float)
+    v = v[np.isfinite(v) & (v > 0)]
+    if not v.size:
+        return [-1.0, 1.0]
+    lo, hi = float(np.log10(v.min())), float(np.log10(v.max()))
+    extra = pad * max(hi - lo, 0.5)
+    return [lo - extra, hi + extra]
+
+
+def _lr_layout(y_title: str, lrs, y_rng) -> dict:
+    lx = np.log10(np.asarray(lrs, float))
+    layout = _layout("", "learning rate", y_title)
+    layout.pop("title")
+    layout.pop("height")
+    layout["autosize"] = True
+    layout["xaxis"].update(type="log", range=[float(lx.min()) - 0.1, float(lx.max()) + 0.1])
+    layout["xaxis"]["exponentformat"] = "power"
+    layout["yaxis"].update(type="log", range=y_rng, autorange=False, exponentformat="power")
+    layout["height"] = 420
+    layout["margin"] = dict(l=60, r=16, t=30, b=48)
+    layout["showlegend"] = False  # the captions under the charts name each mark
+    layout["yaxis"]["dtick"] = "D2"  # log ticks at 1, 2, 5 only
+    return layout
+
+
+def _vline(name: str, x: float, y_rng, color: str, dash: str, label: str) -> dict:
+    return dict(
+        type="scatter",
+        mode="lines",
+        name=name,
+        x=[x, x],
+        y=[10 ** y_rng[0], 10 ** y_rng[1]],
+        line=dict(color=color, width=2, dash=dash),
+        hovertemplate=f"{label}<extra></extra>",
+    )
+
+
+BLEW_UP = 1e3  # a run that ends above this many times its start loss is drawn on the top edge
+
+
+def sweep_figure(
+    lrs, final, best, diverged_at, lr: float, limit: float | None, start_loss: float
+) -> dict:
+    """Final and best loss against the learning rate (log-log), one run per rate: runs
+    that diverged, or ended above ``BLEW_UP`` times the start loss, sit on the top edge
+    (their epoch of divergence or their loss in the hover); the run's own rate and, where
+    it applies, the stability limit 2/λmax are vertical lines."""
+    lrs = np.asarray(lrs, float)
+    final = np.asarray(final, float)
+    best = np.asarray(best, float)
+    div = np.array([d is not None for d in diverged_at])
+    cap = BLEW_UP * start_loss if np.isfinite(start_loss) and start_loss > 0 else np.inf
+    up = ~div & np.isfinite(final) & (final > cap)
+    ok = ~div & np.isfinite(final) & ~up
+    seen = np.isfinite(best) & (best <= cap)
+    rng = _log_range(np.concatenate([final[ok], best[seen], [start_loss]]))
+    rng[1] += 0.1 * (rng[1] - rng[0])
+    top = 10 ** rng[1]
+    edge = div | up
+    hover = [
+        f"diverged at epoch {d}" if d is not None else f"final loss {fmt(f)}"
+        for d, f, e in zip(diverged_at, final, edge, strict=True)
+        if e
+    ]
+    data = [
+        dict(
+            type="scatter",
+            mode="lines+markers",
+            name="final loss",
+            x=lrs[ok].tolist(),
+            y=final[ok].tolist(),
+            line=dict(color=COLORS["model"], width=2),
+            marker=dict(color=COLORS["model"], size=8),
+            hovertemplate="lr %{x:.3g}<br>final loss %{y:.4g}<extra>choose to train at it</extra>",
+        ),
+        dict(
+            type="scatter",
+            mode="markers",
+            name="best loss",
+            x=lrs[seen].tolist(),
+            y=best[seen].tolist(),
+            marker=dict(color="#2563eb", size=7, symbol="circle-open", line=dict(width=2)),
+            hovertemplate="lr %{x:.3g}<br>best loss %{y:.4g}<extra>choose to train at it</extra>",
+        ),
+        dict(
+            type="scatter",
+            mode="markers",
+            name="off the top",
+            x=lrs[edge].tolist(),
+            y=[top] * int(edge.sum()),
+            customdata=hover,
+            marker=dict(
+                color="#b91c1c", size=9, symbol="x-thin", line=dict(width=2, color="#b91c1c")
+            ),
+            cliponaxis=False,
+            hovertemplate="lr %{x:.3g}<br>%{customdata}<extra>off the top</extra>",
+        ),
+        _vline("this run", lr, rng, COLORS["targets"], "dot", f"this run: lr {fmt(lr)}"),
+    ]
+    if limit is not None:
+        text = f"stability limit 2/λmax = {fmt(limit)}"
+        data.append(_vline("2/λmax", limit, rng, "#7c3aed", "dash", text))
+    return dict(data=data, layout=_lr_layout("loss after the run", lrs, rng))
+
+
+def lr_find_figure(finder) -> dict:
+    """fastai's ``lr_find`` curve (smoothed loss against the growing learning rate) with
+    its suggestions marked: valley (fastai's default), minimum / 10, steepest."""
+    # As fastai plots it: without the last 5 steps (skip_end=5), where the loss blows up.
+    keep = max(len(finder.lrs) - 5, 1)
+    lrs = np.asarray(finder.lrs, float)[:keep]
+    losses = np.asarray(finder.losses, float)[:keep]
+    ok = np.isfinite(losses)
+    lo, hi = (float(losses[ok].min()), float(losses[ok].max())) if ok.any() else (0.0, 1.0)
+    rng = [lo - 0.05 * (hi - lo or 1.0), hi + 0.05 * (hi - lo or 1.0)]
+    data = [
+        dict(
+            type="scatter",
+            mode="lines",
+            name="loss",
+            x=lrs[ok].tolist(),
+            y=losses[ok].tolist(),
+            line=dict(color=COLORS["targets"], width=2),
+            hovertemplate="lr %{x:.3g}<br>smoothed loss %{y:.4g}<extra></extra>",
+        )
+    ]
+    marks = (
+        ("valley", finder.suggestion, "#e4572e", "star"),
+        ("min/10", finder.minimum, "#2563eb", "diamond"),
+        ("steepest", finder.steepest, "#059669", "triangle-down"),
+    )
+    for name, at, colour, symbol in marks:
+        if at is None or not ok.any():
+            continue
+        y = float(np.interp(np.log(at), np.log(lrs[ok]), losses[ok]))
+        data.append(
+            dict(
+                type="scatter",
+                mode="markers",
+                name=f"{name}: {fmt(at)}",
+                x=[float(at)],
+                y=[y],
+                marker=dict(
+                    color=colour, size=13, symbol=symbol, line=dict(width=1, color="white")
+                ),
+                hovertemplate=f"{name}<br>lr %{{x:.3g}}<extra></extra>",
+            )
+        )
+    layout = _lr_layout("smoothed loss", lrs, rng)
+    layout["yaxis"].update(type="linear", exponentformat="B")
+    layout["yaxis"].pop("dtick")
+    return dict(data=data, layout=layout)

@@ -634,3 +634,45 @@ def test_a_big_model_shows_the_parameters_that_moved_most():
     moved = np.ptp(h.params, axis=0)
     assert len(descent["shown"]) == 6
     assert set(descent["shown"]) == set(np.argsort(-moved)[:6].tolist())
+
+
+# ----------------------------------------------------------------------------- the learning rate
+
+
+def test_the_learning_rate_sweep_and_the_stability_limit_at_2_over_lambda_max():
+    at = run(new_app(preset="line", loss="MSE"))
+    sweep_chart = chart(at, "lr_sweep")
+    traces = {t["name"]: t for t in sweep_chart["data"]}
+    # 2/λmax of the MSE's Hessian (2/n)XᵀX, from NumPy alone.
+    x, _ = line_points()
+    design = features("line", x)
+    lam = np.linalg.eigvalsh(2 / len(x) * design.T @ design).max()
+    assert traces["2/λmax"]["x"] == [pytest.approx(2 / lam, rel=1e-9)] * 2
+    assert traces["this run"]["x"] == [pytest.approx(0.1)] * 2
+    # Every rate is there: on the curve, or on the top edge (diverged or blew up).
+    h = fit(preset="line", loss="mse")
+    n = len(traces["final loss"]["x"]) + len(traces["off the top"]["x"])
+    assert n == 61
+    lr = traces["final loss"]["x"][30]
+    assert traces["final loss"]["y"][30] == pytest.approx(
+        fit(preset="line", loss="mse", lr=lr).loss[-1], rel=1e-6
+    )
+    assert traces["final loss"]["y"][0] == pytest.approx(h.loss[0], rel=1e-3)  # lr 1e-6
+    assert {t["name"] for t in chart(at, "lr_find")["data"]} >= {"loss"}
+    assert any("stability limit 2/λmax = 0.7016" in c.value for c in at.caption)
+
+
+def test_no_stability_limit_says_why():
+    at = run(new_app(preset="line"))  # L2: no constant curvature
+    assert all(t["name"] != "2/λmax" for t in chart(at, "lr_sweep")["data"])
+    assert any("No stability limit is drawn" in c.value for c in at.caption)
+
+
+def test_choosing_a_sweep_dot_sets_the_learning_rate(monkeypatch):
+    from webapp import lr_view
+
+    state = {lr_view.SWEEP_KEY: {"selection": {"points": [{"x": 0.0031622, "y": 1.0}]}}}
+    monkeypatch.setattr(lr_view.st, "session_state", state)
+    lr_view._choose_lr()
+    assert state["lr"] == 0.003  # the slider's nearest stop
+    assert lr_view.nearest_lr(7.5) == 10.0 and lr_view.nearest_lr(1.2e-6) == 1e-6

@@ -437,7 +437,7 @@ LAYOUT = """() => {
     const h = Math.min(ra.bottom, rb.bottom) - Math.max(ra.top, rb.top);
     if (w > 2 && h > 2) problems.push(`overlap: "${a.textContent.trim().slice(0, 20)}" and "${b.textContent.trim().slice(0, 20)}"`);
   }
-  for (const e of document.querySelectorAll('.gx-fit, .gx-loss, .gx-params')) {
+  for (const e of document.querySelectorAll('.gx-fit, .gx-loss, .gx-params, [data-testid=stPlotlyChart]')) {
     const r = e.getBoundingClientRect();
     if (r.right > innerWidth + 1) problems.push('chart wider than the window');
   }
@@ -484,6 +484,33 @@ def test_the_parameters_chart_follows_the_epoch_and_the_floor_is_least_squares(o
     assert np.allclose(d["y"], path[4], rtol=1e-9)
     moved = np.ptp(path, axis=0)
     assert moved[0] > 10 * max(moved[1], moved[2])  # why it looks stuck: only a moves
+    no_exception(pg)
+
+
+# Where the sweep chart draws point i of its "final loss" trace, in page pixels.
+SWEEP_POINT = """(i) => {
+  const gd = [...document.querySelectorAll('[data-testid=stPlotlyChart] .js-plotly-plot')].find(
+    (g) => g.data.some((t) => t.name === 'final loss'));
+  gd.scrollIntoView({block: 'center'});
+  const t = gd.data.find((t) => t.name === 'final loss');
+  const L = gd._fullLayout, box = gd.getBoundingClientRect();
+  const px = L.xaxis.l2p(Math.log10(t.x[i])) + L.margin.l + box.left;
+  const py = L.yaxis.l2p(Math.log10(t.y[i])) + L.margin.t + box.top;
+  return {lr: t.x[i], px, py};
+}"""
+
+
+def test_choosing_a_dot_on_the_sweep_trains_at_its_rate(open_page):
+    pg = open_page("?preset=line&loss=MSE")
+    pg.wait_for_selector("[data-testid=stPlotlyChart] .main-svg", timeout=120_000)
+    pg.wait_for_timeout(500)
+    p = pg.evaluate(SWEEP_POINT, 30)  # lr 10^-2.5 = 0.00316, on the curve
+    assert p["lr"] == pytest.approx(10**-2.5)
+    pg.mouse.click(p["px"], p["py"])
+    # The slider's nearest stop, 0.003, trains: the player shows that run.
+    pg.wait_for_function("() => location.search.includes('lr=0.003')", timeout=60_000)
+    settle(pg)
+    pg.wait_for_function("() => document.querySelector('.gx-text').textContent.includes('0.003 ×')")
     no_exception(pg)
 
 
