@@ -707,3 +707,98 @@ def lr_find_figure(finder) -> dict:
     layout["yaxis"].update(type="linear", exponentformat="B")
     layout["yaxis"].pop("dtick")
     return dict(data=data, layout=layout)
+
+
+SLOPE_POINTS = 41  # values per parameter on each slope panel's curve
+SLOPE_PANELS = 4
+
+
+def slope_params(h: History, most: int = SLOPE_PANELS) -> list[int]:
+    """The parameters of the slope panels: all of them, or the ``most`` with the largest
+    gradients over the run (in ``param_names`` order)."""
+    p = h.model.n_params
+    if p <= most:
+        return list(range(p))
+    size = np.max(np.abs(h.grads), axis=0) if len(h.grads) else np.zeros(p)
+    return sorted(np.argsort(-size, kind="stable")[:most].tolist())
+
+
+def slope_widths(h: History, epochs: np.ndarray, along: list[int], plain_sgd: bool) -> np.ndarray:
+    """Half-width (E, S) of each slope panel's window: wide enough for twice the step, half
+    the parameter's travel over the run, and a tenth of its size (at least 0.01)."""
+    p = h.params[epochs][:, along]
+    if plain_sgd:
+        step = float(h.config["lr"]) * h.grads[epochs][:, along]
+    else:
+        nxt = np.minimum(epochs + 1, len(h.params) - 1)
+        step = h.params[nxt][:, along] - p
+    travel = np.ptp(h.params[:, along], axis=0)[None, :]
+    return np.maximum.reduce(
+        [2 * np.abs(step), 0.5 * np.broadcast_to(travel, p.shape), 0.1 * np.maximum(np.abs(p), 0.1)]
+    )
+
+
+def player_slope_figure(h: History, along: list[int]) -> dict:
+    """One panel per parameter in ``along`` (2 to a row): per panel s, traces 4s: the loss
+    along the parameter, 4s + 1: the tangent (slope = the gradient), 4s + 2: the current
+    point, 4s + 3: the step on the axis. The player fills them in for the epoch shown."""
+    n = len(along)
+    cols = 1 if n == 1 else 2
+    rows = -(-n // cols)
+    gx, gy = 0.14, 0.22 if rows > 1 else 0.0
+    w = (1 - gx * (cols - 1)) / cols
+    hgt = (1 - gy * (rows - 1)) / rows
+    layout = _layout("", "", "")
+    for key in ("title", "height", "xaxis", "yaxis"):
+        layout.pop(key)
+    layout.update(autosize=True, showlegend=False, margin=dict(l=56, r=14, t=12, b=44))
+    data = []
+    for s, i in enumerate(along):
+        ax = "" if s == 0 else str(s + 1)
+        r, c = divmod(s, cols)
+        x0, y1 = c * (w + gx), 1 - r * (hgt + gy)
+        name = plotly_text(h.param_names[i])
+        layout[f"xaxis{ax}"] = dict(
+            _axis(name), domain=[x0, x0 + w], anchor=f"y{ax}", nticks=4, exponentformat="e"
+        )
+        layout[f"yaxis{ax}"] = dict(
+            _axis("loss" if c == 0 else ""),
+            domain=[y1 - hgt, y1],
+            anchor=f"x{ax}",
+            nticks=4,
+            exponentformat="e",
+        )
+        common = dict(type="scatter", xaxis=f"x{ax}", yaxis=f"y{ax}", x=[None], y=[None])
+        data += [
+            dict(
+                common,
+                mode="lines",
+                name=f"loss along {name}",
+                line=dict(color=COLORS["targets"], width=2),
+                hovertemplate=f"{name} = %{{x:.5g}}<br>loss %{{y:.5g}}<extra></extra>",
+            ),
+            dict(
+                common,
+                mode="lines",
+                name="tangent",
+                line=dict(color=COLORS["model"], width=2, dash="dash"),
+                hoverinfo="skip",
+            ),
+            dict(
+                common,
+                mode="markers",
+                name="this epoch",
+                marker=dict(color=COLORS["model"], size=9),
+                hovertemplate=f"{name} = %{{x:.5g}}<br>loss %{{y:.5g}}<extra>this epoch</extra>",
+            ),
+            dict(
+                common,
+                mode="lines+markers",
+                name="step",
+                line=dict(color="#2563eb", width=3),
+                marker=dict(color="#2563eb", size=[0, 10], symbol="diamond"),
+                cliponaxis=False,
+                hovertemplate=f"{name} after the step: %{{x:.5g}}<extra>step</extra>",
+            ),
+        ]
+    return dict(data=data, layout=layout)

@@ -21,6 +21,7 @@ import plotly
 import streamlit as st
 
 from explorer import LOSSES, OPTIMIZERS, History, figures
+from explorer.descent import slopes
 
 HERE = Path(__file__).resolve().parent
 PLOTLY_JS = Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
@@ -67,12 +68,18 @@ def _typed(values: np.ndarray) -> dict:
     return figures.packed(arr, dtype)
 
 
+def run_payload_plain_sgd(h: History) -> bool:
+    """Each step of the run is lr × gradient: plain SGD on all the points."""
+    batch = h.config.get("batch_size")
+    return h.config["optimizer"] == "sgd" and (batch is None or batch >= len(h.x))
+
+
 def run_payload(name: str, colour: str, h: History, floor: float | None = None) -> dict:
     """One run as the player reads it (arrays packed, the run's settings by name)."""
     cfg = h.config
     batch = cfg.get("batch_size")
     minibatch = batch is not None and batch < len(h.x)
-    plain_sgd = cfg["optimizer"] == "sgd" and not minibatch  # each step is lr × gradient
+    plain_sgd = run_payload_plain_sgd(h)
     info = LOSSES[cfg["loss"]]
     # Its words, or, for a loss with settings of its own, their values (Huber (δ = 1)).
     loss_label = info.title(cfg) if info.settings else info.label
@@ -173,6 +180,16 @@ def timeline(runs: Sequence[tuple[str, str, History]], labels=("x", "y")) -> Tim
             shown=shown,
             params_fig=figures.player_params_figure(h, shown),
             best=None if best is None else dict(loss=best["loss"], params=best["params"].tolist()),
+        )
+        along = figures.slope_params(h)
+        plain = run_payload_plain_sgd(h)
+        widths = figures.slope_widths(h, h.frame_epochs, along, plain)
+        descent.update(
+            along=along,
+            slope_fig=figures.player_slope_figure(h, along),
+            slope_t=np.linspace(-1, 1, figures.SLOPE_POINTS).tolist(),
+            slope_widths=figures.packed(widths, "<f8"),
+            slopes=figures.packed(slopes(h, h.frame_epochs, along, widths, figures.SLOPE_POINTS)),
         )
         if best is not None:
             # After the runs' own traces: the player moves those by index.
