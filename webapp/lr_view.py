@@ -14,7 +14,7 @@ from explorer.api import RunSpec
 from explorer.figures import fmt
 from explorer.rates import DEFAULT_LRS, limit_of
 
-from .charts import _Prebuilt
+from . import charts
 from .controls import LR_OPTIONS
 from .runs import Run
 
@@ -93,15 +93,7 @@ def show(spec: RunSpec, run: Run) -> None:
     left, right = st.columns(2, gap="medium")
     with left:
         st.markdown("**Loss after the run, by learning rate**")
-        st.plotly_chart(
-            _Prebuilt(fig),
-            width="stretch",
-            theme=None,
-            key=SWEEP_KEY,
-            on_select=_choose_lr,
-            selection_mode="points",
-            config={"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]},
-        )
+        charts.show(fig, SWEEP_KEY, theme=None, on_select=_choose_lr, selection_mode="points")
         diverged = [r for r, d in zip(sw.lrs, sw.diverged_at, strict=True) if d is not None]
         words = [
             "Orange dots: the loss after the last epoch; blue rings: the lowest on the way; "
@@ -137,13 +129,7 @@ def show(spec: RunSpec, run: Run) -> None:
             return
         with st.spinner("Running lr_find…"):
             finder = _finder(key, spec)
-        st.plotly_chart(
-            _Prebuilt(figures.lr_find_figure(finder)),
-            width="stretch",
-            theme=None,
-            key="lr_find",
-            config={"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]},
-        )
+        charts.show(figures.lr_find_figure(finder), "lr_find", theme=None)
         st.caption(
             "One step per learning rate, growing from 1e-7 until the loss blows up (the "
             "smoothed loss). fastai suggests the valley ★"
