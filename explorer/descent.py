@@ -271,4 +271,49 @@ def _terms_fn(model: Model):
     return jax.jit(terms)
 
 
-__all__ = ["Landscape", "contributions", "landscape", "moved_most", "run_loss"]
+def slopes(
+    h: History,
+    epochs: Sequence[int],
+    along: Sequence[int],
+    half_widths: np.ndarray,
+    points: int = 41,
+) -> np.ndarray:
+    """The loss along each parameter in ``along`` through the run's point at each epoch of
+    ``epochs``, every other parameter held: (E, S, points), entry [e, s, j] the loss with
+    parameter ``along[s]`` at ``params[epochs[e], along[s]] + half_widths[e, s] * t_j``,
+    ``t`` = linspace(-1, 1, points) (so the middle point, t = 0, is the run's own loss).
+    One compiled call, vmapped over the epochs, the parameters and the grid."""
+    epochs = np.asarray(epochs, np.int64)
+    along = np.asarray(along, np.int32)
+    name, settings = run_loss(h)
+    x, y, mask = pad(h.x, h.y)
+    t = np.linspace(-1.0, 1.0, int(points))
+    out = _slopes_fn(h.model)(
+        np.asarray(h.params[epochs], np.float64),
+        along,
+        np.asarray(half_widths, np.float64),
+        t,
+        x,
+        y,
+        mask,
+        np.int32(loss_index(name)),
+        _traced(settings),
+    )
+    return np.asarray(out)
+
+
+@functools.lru_cache(maxsize=32)
+def _slopes_fn(model: Model):
+    def slopes(ps, along, widths, t, x, y, mask, loss_idx, hyper):
+        def one(p, i, w, tj):
+            q = p.at[i].add(w * tj)
+            return switch_loss(loss_idx, model.predict(q, x) - y, mask, hyper)
+
+        over_t = jax.vmap(one, in_axes=(None, None, None, 0))
+        over_s = jax.vmap(over_t, in_axes=(None, 0, 0, None))
+        return jax.vmap(over_s, in_axes=(0, None, 0, None))(ps, along, widths, t)
+
+    return jax.jit(slopes)
+
+
+__all__ = ["Landscape", "contributions", "landscape", "moved_most", "run_loss", "slopes"]

@@ -341,13 +341,16 @@ def player_fit_figure(runs: list[tuple[str, str, History]], labels=("x", "y")) -
     return dict(data=[_targets(first.x, first.y, labels), *curves], layout=layout)
 
 
-def loss_ranges(loss: np.ndarray) -> dict:
+def loss_ranges(loss: np.ndarray, floor: float | None = None) -> dict:
     """The loss chart's axis ranges: x over the epochs, y from 0 (linear) or over the
-    positive losses (log, in decades), so that switching scales or runs never autoranges."""
+    positive losses (log, in decades), so that switching scales or runs never autoranges;
+    a positive ``floor`` (the best possible loss) is kept in view."""
     loss = np.asarray(loss, float)
     last = max(len(loss) - 1, 1)
     top = float(loss.max()) if loss.size else 1.0
     positive = loss[loss > 0]
+    if floor is not None and floor > 0 and positive.size:
+        positive = np.append(positive, floor)
     lo, hi = (np.log10(positive.min()), np.log10(positive.max())) if positive.size else (0, 1)
     pad = 0.08 * max(hi - lo, 0.5)
     return dict(
@@ -439,4 +442,363 @@ def player_loss_figure(runs: list[tuple[str, str, History]], log: bool = False) 
                     font=dict(size=13),
                 )
             )
+    return dict(data=data, layout=layout)
+
+
+# ----------------------------------------------------------------------------- the descent
+
+PARAM_COLORS = ("#2563eb", "#059669", "#7c3aed", "#d97706", "#db2777", "#0891b2")
+BEST = "#6b7280"  # the least-squares optimum: grey, dashed
+
+
+def shown_params(h: History, most: int = len(PARAM_COLORS)) -> list[int]:
+    """The parameters a chart of every epoch shows: all of them, or for bigger models the
+    ``most`` whose values spanned the widest range over the run (in ``param_names`` order)."""
+    p = h.model.n_params
+    if p <= most:
+        return list(range(p))
+    movement = np.ptp(h.params, axis=0) if len(h.params) else np.zeros(p)
+    return sorted(np.argsort(-movement, kind="stable")[:most].tolist())
+
+
+def player_params_figure(h: History, shown: list[int]) -> dict:
+    """Each shown parameter against the epoch (traces 0..S-1) and, last, the current
+    epoch's values (one marker per parameter) that the player moves."""
+    k = np.arange(len(h.loss))
+    data = []
+    for j, i in enumerate(shown):
+        name = plotly_text(h.param_names[i])
+        data.append(
+            dict(
+                type="scatter",
+                mode="lines",
+                name=name,
+                x=packed(k),
+                y=packed(h.params[:, i]),
+                line=dict(color=PARAM_COLORS[j % len(PARAM_COLORS)], width=2),
+                hovertemplate=f"epoch %{{x}}<br>{name} = %{{y:.6g}}<extra></extra>",
+            )
+        )
+    data.append(
+        dict(
+            type="scatter",
+            mode="markers",
+            name="this epoch",
+            showlegend=False,
+            x=[0] * len(shown),
+            y=[float(h.params[0, i]) for i in shown] if len(h.params) else [None] * len(shown),
+            marker=dict(color=COLORS["targets"], size=9, symbol="circle-open", line=dict(width=2)),
+            cliponaxis=False,
+            hoverinfo="skip",
+        )
+    )
+    vals = h.params[:, shown] if len(h.params) else np.zeros((1, 1))
+    lo, hi = float(np.min(vals)), float(np.max(vals))
+    pad_ = 0.08 * (hi - lo) if hi > lo else max(0.1 * abs(hi), 0.5)
+    last = max(len(h.loss) - 1, 1)
+    layout = _layout("", "epoch", "value", [-0.02 * last, 1.02 * last], [lo - pad_, hi + pad_])
+    layout.pop("title")
+    layout.pop("height")
+    layout["autosize"] = True
+    layout["xaxis"]["nticks"] = 6
+    layout["margin"] = dict(l=56, r=14, t=30, b=44)
+    layout["legend"] = dict(orientation="h", yanchor="bottom", y=1.0, xanchor="left", x=0.0)
+    return dict(data=data, layout=layout)
+
+
+def best_fit(h: History) -> dict | None:
+    """The least-squares optimum of a model linear in its parameters trained under MSE or
+    L2 (the lowest loss any parameters reach, not only gradient descent's): its parameters,
+    its curve on ``h.grid`` and its loss (the run's own). None for other runs."""
+    if not h.model.linear or h.config.get("loss") not in ("mse", "l2"):
+        return None
+    from .train import evaluate  # the loss as the engine computes it
+
+    best = h.model.least_squares(h.x, h.y)
+    loss = evaluate(h.model, best, h.x, h.y, h.config["loss"]).loss
+    preds = np.asarray(h.model.predict(best, np.asarray(h.grid, np.float64)))
+    return dict(params=best, preds=preds, loss=float(loss))
+
+
+def best_fit_trace(h: History, best: dict) -> dict:
+    """The least-squares curve on the fit chart: grey, dashed, under the model's."""
+    return dict(
+        type="scatter",
+        mode="lines",
+        name="best possible",
+        x=packed(h.grid),
+        y=packed(best["preds"]),
+        line=dict(color=BEST, width=2, dash="dash"),
+        hovertemplate="x=%{x:.4g}<br>prediction=%{y:.4g}<extra>least squares</extra>",
+    )
+
+
+def floor_trace(h: History, loss: float) -> dict:
+    """The least-squares loss as a floor line across the loss chart."""
+    last = max(len(h.loss) - 1, 1)
+    text = f"best possible: {fmt(loss)}"
+    return dict(
+        type="scatter",
+        mode="lines+text",
+        name="best possible",
+        x=[0, last],
+        y=[loss, loss],
+        text=["", text],
+        textposition="top left",
+        textfont=dict(color=BEST, size=12),
+        line=dict(color=BEST, width=1.5, dash="dash"),
+        hovertemplate=f"{text} (least squares)<extra></extra>",
+    )
+
+
+# ----------------------------------------------------------------------------- learning rates
+
+
+def _log_range(values, pad: float = 0.08) -> list[float]:
+    v = np.asarray(values, float)
+    v = v[np.isfinite(v) & (v > 0)]
+    if not v.size:
+        return [-1.0, 1.0]
+    lo, hi = float(np.log10(v.min())), float(np.log10(v.max()))
+    extra = pad * max(hi - lo, 0.5)
+    return [lo - extra, hi + extra]
+
+
+def _lr_layout(y_title: str, lrs, y_rng) -> dict:
+    lx = np.log10(np.asarray(lrs, float))
+    layout = _layout("", "learning rate", y_title)
+    layout.pop("title")
+    layout.pop("height")
+    layout["autosize"] = True
+    layout["xaxis"].update(type="log", range=[float(lx.min()) - 0.1, float(lx.max()) + 0.1])
+    layout["xaxis"]["exponentformat"] = "power"
+    layout["yaxis"].update(type="log", range=y_rng, autorange=False, exponentformat="power")
+    layout["height"] = 420
+    layout["margin"] = dict(l=60, r=16, t=30, b=48)
+    layout["showlegend"] = False  # the captions under the charts name each mark
+    layout["yaxis"]["dtick"] = "D2"  # log ticks at 1, 2, 5 only
+    return layout
+
+
+def _vline(name: str, x: float, y_rng, color: str, dash: str, label: str) -> dict:
+    return dict(
+        type="scatter",
+        mode="lines",
+        name=name,
+        x=[x, x],
+        y=[10 ** y_rng[0], 10 ** y_rng[1]],
+        line=dict(color=color, width=2, dash=dash),
+        hovertemplate=f"{label}<extra></extra>",
+    )
+
+
+BLEW_UP = 1e3  # a run that ends above this many times its start loss is drawn on the top edge
+
+
+def sweep_figure(
+    lrs, final, best, diverged_at, lr: float, limit: float | None, start_loss: float
+) -> dict:
+    """Final and best loss against the learning rate (log-log), one run per rate: runs
+    that diverged, or ended above ``BLEW_UP`` times the start loss, sit on the top edge
+    (their epoch of divergence or their loss in the hover); the run's own rate and, where
+    it applies, the stability limit 2/λmax are vertical lines."""
+    lrs = np.asarray(lrs, float)
+    final = np.asarray(final, float)
+    best = np.asarray(best, float)
+    div = np.array([d is not None for d in diverged_at])
+    cap = BLEW_UP * start_loss if np.isfinite(start_loss) and start_loss > 0 else np.inf
+    up = ~div & np.isfinite(final) & (final > cap)
+    ok = ~div & np.isfinite(final) & ~up
+    seen = np.isfinite(best) & (best <= cap)
+    rng = _log_range(np.concatenate([final[ok], best[seen], [start_loss]]))
+    rng[1] += 0.1 * (rng[1] - rng[0])
+    top = 10 ** rng[1]
+    edge = div | up
+    hover = [
+        f"diverged at epoch {d}" if d is not None else f"final loss {fmt(f)}"
+        for d, f, e in zip(diverged_at, final, edge, strict=True)
+        if e
+    ]
+    data = [
+        dict(
+            type="scatter",
+            mode="lines+markers",
+            name="final loss",
+            x=lrs[ok].tolist(),
+            y=final[ok].tolist(),
+            line=dict(color=COLORS["model"], width=2),
+            marker=dict(color=COLORS["model"], size=8),
+            hovertemplate="lr %{x:.3g}<br>final loss %{y:.4g}<extra>choose to train at it</extra>",
+        ),
+        dict(
+            type="scatter",
+            mode="markers",
+            name="best loss",
+            x=lrs[seen].tolist(),
+            y=best[seen].tolist(),
+            marker=dict(color="#2563eb", size=7, symbol="circle-open", line=dict(width=2)),
+            hovertemplate="lr %{x:.3g}<br>best loss %{y:.4g}<extra>choose to train at it</extra>",
+        ),
+        dict(
+            type="scatter",
+            mode="markers",
+            name="off the top",
+            x=lrs[edge].tolist(),
+            y=[top] * int(edge.sum()),
+            customdata=hover,
+            marker=dict(
+                color="#b91c1c", size=9, symbol="x-thin", line=dict(width=2, color="#b91c1c")
+            ),
+            cliponaxis=False,
+            hovertemplate="lr %{x:.3g}<br>%{customdata}<extra>off the top</extra>",
+        ),
+        _vline("this run", lr, rng, COLORS["targets"], "dot", f"this run: lr {fmt(lr)}"),
+    ]
+    if limit is not None:
+        text = f"stability limit 2/λmax = {fmt(limit)}"
+        data.append(_vline("2/λmax", limit, rng, "#7c3aed", "dash", text))
+    return dict(data=data, layout=_lr_layout("loss after the run", lrs, rng))
+
+
+def lr_find_figure(finder) -> dict:
+    """fastai's ``lr_find`` curve (smoothed loss against the growing learning rate) with
+    its suggestions marked: valley (fastai's default), minimum / 10, steepest."""
+    # As fastai plots it: without the last 5 steps (skip_end=5), where the loss blows up.
+    keep = max(len(finder.lrs) - 5, 1)
+    lrs = np.asarray(finder.lrs, float)[:keep]
+    losses = np.asarray(finder.losses, float)[:keep]
+    ok = np.isfinite(losses)
+    lo, hi = (float(losses[ok].min()), float(losses[ok].max())) if ok.any() else (0.0, 1.0)
+    rng = [lo - 0.05 * (hi - lo or 1.0), hi + 0.05 * (hi - lo or 1.0)]
+    data = [
+        dict(
+            type="scatter",
+            mode="lines",
+            name="loss",
+            x=lrs[ok].tolist(),
+            y=losses[ok].tolist(),
+            line=dict(color=COLORS["targets"], width=2),
+            hovertemplate="lr %{x:.3g}<br>smoothed loss %{y:.4g}<extra></extra>",
+        )
+    ]
+    marks = (
+        ("valley", finder.suggestion, "#e4572e", "star"),
+        ("min/10", finder.minimum, "#2563eb", "diamond"),
+        ("steepest", finder.steepest, "#059669", "triangle-down"),
+    )
+    for name, at, colour, symbol in marks:
+        if at is None or not ok.any():
+            continue
+        y = float(np.interp(np.log(at), np.log(lrs[ok]), losses[ok]))
+        data.append(
+            dict(
+                type="scatter",
+                mode="markers",
+                name=f"{name}: {fmt(at)}",
+                x=[float(at)],
+                y=[y],
+                marker=dict(
+                    color=colour, size=13, symbol=symbol, line=dict(width=1, color="white")
+                ),
+                hovertemplate=f"{name}<br>lr %{{x:.3g}}<extra></extra>",
+            )
+        )
+    layout = _lr_layout("smoothed loss", lrs, rng)
+    layout["yaxis"].update(type="linear", exponentformat="B")
+    layout["yaxis"].pop("dtick")
+    return dict(data=data, layout=layout)
+
+
+SLOPE_POINTS = 41  # values per parameter on each slope panel's curve
+SLOPE_PANELS = 4
+
+
+def slope_params(h: History, most: int = SLOPE_PANELS) -> list[int]:
+    """The parameters of the slope panels: all of them, or the ``most`` with the largest
+    gradients over the run (in ``param_names`` order)."""
+    p = h.model.n_params
+    if p <= most:
+        return list(range(p))
+    size = np.max(np.abs(h.grads), axis=0) if len(h.grads) else np.zeros(p)
+    return sorted(np.argsort(-size, kind="stable")[:most].tolist())
+
+
+def slope_widths(h: History, epochs: np.ndarray, along: list[int], plain_sgd: bool) -> np.ndarray:
+    """Half-width (E, S) of each slope panel's window: wide enough for twice the step, half
+    the parameter's travel over the run, and a tenth of its size (at least 0.01)."""
+    p = h.params[epochs][:, along]
+    if plain_sgd:
+        step = float(h.config["lr"]) * h.grads[epochs][:, along]
+    else:
+        nxt = np.minimum(epochs + 1, len(h.params) - 1)
+        step = h.params[nxt][:, along] - p
+    travel = np.ptp(h.params[:, along], axis=0)[None, :]
+    return np.maximum.reduce(
+        [2 * np.abs(step), 0.5 * np.broadcast_to(travel, p.shape), 0.1 * np.maximum(np.abs(p), 0.1)]
+    )
+
+
+def player_slope_figure(h: History, along: list[int]) -> dict:
+    """One panel per parameter in ``along`` (2 to a row): per panel s, traces 4s: the loss
+    along the parameter, 4s + 1: the tangent (slope = the gradient), 4s + 2: the current
+    point, 4s + 3: the step on the axis. The player fills them in for the epoch shown."""
+    n = len(along)
+    cols = 1 if n == 1 else 2
+    rows = -(-n // cols)
+    gx, gy = 0.14, 0.22 if rows > 1 else 0.0
+    w = (1 - gx * (cols - 1)) / cols
+    hgt = (1 - gy * (rows - 1)) / rows
+    layout = _layout("", "", "")
+    for key in ("title", "height", "xaxis", "yaxis"):
+        layout.pop(key)
+    layout.update(autosize=True, showlegend=False, margin=dict(l=56, r=14, t=12, b=44))
+    data = []
+    for s, i in enumerate(along):
+        ax = "" if s == 0 else str(s + 1)
+        r, c = divmod(s, cols)
+        x0, y1 = c * (w + gx), 1 - r * (hgt + gy)
+        name = plotly_text(h.param_names[i])
+        layout[f"xaxis{ax}"] = dict(
+            _axis(name), domain=[x0, x0 + w], anchor=f"y{ax}", nticks=4, exponentformat="e"
+        )
+        layout[f"yaxis{ax}"] = dict(
+            _axis("loss" if c == 0 else ""),
+            domain=[y1 - hgt, y1],
+            anchor=f"x{ax}",
+            nticks=4,
+            exponentformat="e",
+        )
+        common = dict(type="scatter", xaxis=f"x{ax}", yaxis=f"y{ax}", x=[None], y=[None])
+        data += [
+            dict(
+                common,
+                mode="lines",
+                name=f"loss along {name}",
+                line=dict(color=COLORS["targets"], width=2),
+                hovertemplate=f"{name} = %{{x:.5g}}<br>loss %{{y:.5g}}<extra></extra>",
+            ),
+            dict(
+                common,
+                mode="lines",
+                name="tangent",
+                line=dict(color=COLORS["model"], width=2, dash="dash"),
+                hoverinfo="skip",
+            ),
+            dict(
+                common,
+                mode="markers",
+                name="this epoch",
+                marker=dict(color=COLORS["model"], size=9),
+                hovertemplate=f"{name} = %{{x:.5g}}<br>loss %{{y:.5g}}<extra>this epoch</extra>",
+            ),
+            dict(
+                common,
+                mode="lines+markers",
+                name="step",
+                line=dict(color="#2563eb", width=3),
+                marker=dict(color="#2563eb", size=[0, 10], symbol="diamond"),
+                cliponaxis=False,
+                hovertemplate=f"{name} after the step: %{{x:.5g}}<extra>step</extra>",
+            ),
+        ]
     return dict(data=data, layout=layout)

@@ -588,3 +588,113 @@ def test_the_header_speaks_of_watching_only_where_a_player_plays():
         "Fit a function to points yourself: move the sliders, read the loss, and let the "
         "gradient tell you which way is downhill."
     )
+
+
+# ----------------------------------------------------------------------------- the descent
+
+
+def test_the_player_gets_every_parameter_by_epoch_and_the_least_squares_floor():
+    at = run(new_app(preset="roller-coaster"))
+    data = player(at)
+    h = fit(preset="roller-coaster")
+    descent = data["descent"]
+    assert descent["shown"] == [0, 1, 2]
+    lines = descent["params_fig"]["data"]
+    assert [t["name"] for t in lines[:3]] == ["a", "b", "c"]
+    for i, t in enumerate(lines[:3]):
+        assert np.allclose(unpack(t["y"]), h.params[:, i], rtol=1e-6)  # float32 on the wire
+    assert lines[3]["name"] == "this epoch"
+    # The least-squares optimum, from NumPy alone: its curve on the fit, its MSE as a floor.
+    x, y = roller_coaster_points()
+    design = features("quadratic", x)
+    best = np.linalg.lstsq(design, y, rcond=None)[0]
+    floor = float(np.mean((design @ best - y) ** 2))
+    assert descent["best"]["loss"] == pytest.approx(floor, rel=1e-9)
+    assert np.allclose(descent["best"]["params"], best, rtol=1e-9)
+    fit_traces = data["fit"]["data"]
+    assert fit_traces[-1]["name"] == "best possible"
+    grid = unpack(fit_traces[-1]["x"])
+    assert np.allclose(unpack(fit_traces[-1]["y"]), features("quadratic", grid) @ best, rtol=1e-5)
+    floor_line = data["loss_fig"]["data"][-1]
+    assert floor_line["y"] == [pytest.approx(floor, rel=1e-12)] * 2
+    assert "best possible: " in floor_line["text"][1]
+
+
+def test_no_floor_where_least_squares_is_not_the_loss():
+    data = player(run(new_app()))  # the lesson's L1: least squares is not its optimum
+    assert data["descent"]["best"] is None
+    assert all(t["name"] != "best possible" for t in data["fit"]["data"])
+    assert len(data["loss_fig"]["data"]) == 3
+
+
+def test_a_big_model_shows_the_parameters_that_moved_most():
+    at = run(new_app(preset="sine", opt="Adam", epochs="100"))
+    descent = player(at)["descent"]
+    h = fit(preset="sine", optimizer="adam", epochs=100)
+    moved = np.ptp(h.params, axis=0)
+    assert len(descent["shown"]) == 6
+    assert set(descent["shown"]) == set(np.argsort(-moved)[:6].tolist())
+
+
+# ----------------------------------------------------------------------------- the learning rate
+
+
+def test_the_learning_rate_sweep_and_the_stability_limit_at_2_over_lambda_max():
+    at = run(new_app(preset="line", loss="MSE"))
+    sweep_chart = chart(at, "lr_sweep")
+    traces = {t["name"]: t for t in sweep_chart["data"]}
+    # 2/λmax of the MSE's Hessian (2/n)XᵀX, from NumPy alone.
+    x, _ = line_points()
+    design = features("line", x)
+    lam = np.linalg.eigvalsh(2 / len(x) * design.T @ design).max()
+    assert traces["2/λmax"]["x"] == [pytest.approx(2 / lam, rel=1e-9)] * 2
+    assert traces["this run"]["x"] == [pytest.approx(0.1)] * 2
+    # Every rate is there: on the curve, or on the top edge (diverged or blew up).
+    h = fit(preset="line", loss="mse")
+    n = len(traces["final loss"]["x"]) + len(traces["off the top"]["x"])
+    assert n == 61
+    lr = traces["final loss"]["x"][30]
+    assert traces["final loss"]["y"][30] == pytest.approx(
+        fit(preset="line", loss="mse", lr=lr).loss[-1], rel=1e-6
+    )
+    assert traces["final loss"]["y"][0] == pytest.approx(h.loss[0], rel=1e-3)  # lr 1e-6
+    assert {t["name"] for t in chart(at, "lr_find")["data"]} >= {"loss"}
+    assert any("stability limit 2/λmax = 0.7016" in c.value for c in at.caption)
+
+
+def test_no_stability_limit_says_why():
+    at = run(new_app(preset="line"))  # L2: no constant curvature
+    assert all(t["name"] != "2/λmax" for t in chart(at, "lr_sweep")["data"])
+    assert any("No stability limit is drawn" in c.value for c in at.caption)
+
+
+def test_choosing_a_sweep_dot_sets_the_learning_rate(monkeypatch):
+    from webapp import lr_view
+
+    state = {lr_view.SWEEP_KEY: {"selection": {"points": [{"x": 0.0031622, "y": 1.0}]}}}
+    monkeypatch.setattr(lr_view.st, "session_state", state)
+    lr_view._choose_lr()
+    assert state["lr"] == 0.003  # the slider's nearest stop
+    assert lr_view.nearest_lr(7.5) == 10.0 and lr_view.nearest_lr(1.2e-6) == 1e-6
+
+
+def test_the_slope_panels_hold_the_loss_along_each_parameter():
+    data = player(run(new_app(preset="roller-coaster")))
+    d = data["descent"]
+    h = fit(preset="roller-coaster")
+    assert d["along"] == [0, 1, 2]
+    t = np.asarray(d["slope_t"])
+    widths = unpack(d["slope_widths"]).reshape(-1, 3)
+    values = unpack(d["slopes"]).reshape(len(h.frame_epochs), 3, len(t))
+    x, y = roller_coaster_points()
+    design = features("quadratic", x)
+    for e, k in enumerate(h.frame_epochs):
+        # The middle of each curve is the run's own point: its loss at epoch k.
+        assert np.allclose(values[e, :, len(t) // 2], h.loss[k], rtol=1e-6)
+        # Each step (lr × gradient) fits in its window.
+        assert np.all(widths[e] >= 2 * 1e-5 * np.abs(h.grads[k]) - 1e-12)
+    e, s, j = 4, 0, 3  # a point off the middle, against NumPy
+    p = h.params[h.frame_epochs[e]].copy()
+    p[s] += widths[e, s] * t[j]
+    assert values[e, s, j] == pytest.approx(np.mean((design @ p - y) ** 2), rel=1e-6)
+    assert len(d["slope_fig"]["data"]) == 4 * 3

@@ -23,7 +23,7 @@ from browser_tools import (
     require_browser,
     streamlit_server,
 )
-from reference import features, lesson_points, np_loss, np_sgd
+from reference import features, lesson_points, np_loss, np_sgd, roller_coaster_points
 
 from explorer import fit
 
@@ -437,12 +437,121 @@ LAYOUT = """() => {
     const h = Math.min(ra.bottom, rb.bottom) - Math.max(ra.top, rb.top);
     if (w > 2 && h > 2) problems.push(`overlap: "${a.textContent.trim().slice(0, 20)}" and "${b.textContent.trim().slice(0, 20)}"`);
   }
-  for (const e of document.querySelectorAll('.gx-fit, .gx-loss')) {
+  for (const e of document.querySelectorAll('.gx-fit, .gx-loss, .gx-params, .gx-slopes, [data-testid=stPlotlyChart]')) {
     const r = e.getBoundingClientRect();
     if (r.right > innerWidth + 1) problems.push('chart wider than the window');
   }
   return problems;
 }"""
+
+
+# The descent's charts as the page holds them: the parameters chart's epoch markers and
+# the loss chart's floor line, read in the same frame as the epoch.
+DESCENT = """() => {
+  const params = document.querySelector('.gx-params');
+  const loss = document.querySelector('.gx-loss');
+  const marker = params._fullData[params._fullData.length - 1];
+  const floor = loss._fullData.find((t) => t.name === 'best possible');
+  return {
+    epoch: Number(document.querySelector('.gx').dataset.epoch),
+    names: params._fullData.slice(0, -1).map((t) => t.name),
+    x: Array.from(marker.x), y: Array.from(marker.y),
+    floor: floor ? floor.y[0] : null,
+    box: params.getBoundingClientRect().toJSON(),
+  };
+}"""
+
+
+def test_the_parameters_chart_follows_the_epoch_and_the_floor_is_least_squares(open_page):
+    # Roller-coaster at lr 1e-5: only a moves (b and c barely), as the chart shows.
+    pg = open_page("?preset=roller-coaster")
+    x, y = roller_coaster_points()
+    design = features("quadratic", x)
+    path = np_sgd("mse", "quadratic", fit(preset="roller-coaster").params[0], x, y, 1e-5, 10)
+    best = np.linalg.lstsq(design, y, rcond=None)[0]
+    floor = float(np.mean((design @ best - y) ** 2))
+    d = pg.evaluate(DESCENT)
+    assert d["names"] == ["a", "b", "c"] and d["x"] == [0, 0, 0]
+    assert d["floor"] == pytest.approx(floor, rel=1e-9)
+    for action, k in (("step", 1), ("step", 2), ("last", 10), ("back", 9)):
+        pg.locator(f".gx-btn[data-action={action}]").click()
+        d = pg.evaluate(DESCENT)  # no waiting: the same frame as the click
+        assert d["epoch"] == k and d["x"] == [k] * 3, d
+        assert np.allclose(d["y"], path[k], rtol=1e-9), (d["y"], path[k])
+    pg.eval_on_selector(".gx-range", "r => { r.value = '4'; r.dispatchEvent(new Event('input')); }")
+    d = pg.evaluate(DESCENT)
+    assert d["epoch"] == 4 and d["x"] == [4] * 3
+    assert np.allclose(d["y"], path[4], rtol=1e-9)
+    moved = np.ptp(path, axis=0)
+    assert moved[0] > 10 * max(moved[1], moved[2])  # why it looks stuck: only a moves
+    no_exception(pg)
+
+
+# The slope panels as the page holds them: per panel, the tangent's slope, the current
+# point and the step on the axis; with the step table's gradient column.
+SLOPES = """() => {
+  const gd = document.querySelector('.gx-slopes');
+  const panels = [];
+  for (let s = 0; 4 * s < gd._fullData.length; s++) {
+    const [curve, tangent, point, step] = gd._fullData.slice(4 * s, 4 * s + 4);
+    panels.push({
+      slope: (tangent.y[1] - tangent.y[0]) / (tangent.x[1] - tangent.x[0]),
+      x: point.x[0], y: point.y[0], step: step.x[1] - step.x[0],
+      mid: curve.y[(curve.y.length - 1) / 2],
+    });
+  }
+  return {
+    epoch: Number(document.querySelector('.gx').dataset.epoch),
+    panels,
+    grads: [...document.querySelectorAll('.gx-table tbody tr')].map((tr) => tr.children[2].textContent),
+    note: document.querySelector('.gx-slopebox .gx-small').textContent,
+  };
+}"""
+
+
+def test_the_slope_panels_follow_the_epoch_and_their_tangent_is_the_gradient(open_page):
+    pg = open_page("?preset=roller-coaster")
+    h = fit(preset="roller-coaster")
+    for action, k in (("step", 1), ("step", 2), ("last", 10), ("first", 0)):
+        pg.locator(f".gx-btn[data-action={action}]").click()
+        d = pg.evaluate(SLOPES)  # the same frame as the click
+        assert d["epoch"] == k
+        for i, panel in enumerate(d["panels"]):
+            g = h.grads[k][i]
+            assert panel["slope"] == pytest.approx(g, rel=1e-6)  # the tangent's slope
+            assert panel["slope"] == pytest.approx(number(d["grads"][i]), rel=5e-4)  # as shown
+            assert panel["x"] == h.params[k][i] and panel["y"] == h.loss[k]
+            assert panel["mid"] == pytest.approx(h.loss[k], rel=1e-6)  # the curve passes there
+            assert panel["step"] == pytest.approx(-1e-5 * g, rel=1e-9)  # −lr × gradient
+    assert "slope of this curve" in d["note"]
+    no_exception(pg)
+
+
+# Where the sweep chart draws point i of its "final loss" trace, in page pixels.
+SWEEP_POINT = """(i) => {
+  const gd = [...document.querySelectorAll('[data-testid=stPlotlyChart] .js-plotly-plot')].find(
+    (g) => g.data.some((t) => t.name === 'final loss'));
+  gd.scrollIntoView({block: 'center'});
+  const t = gd.data.find((t) => t.name === 'final loss');
+  const L = gd._fullLayout, box = gd.getBoundingClientRect();
+  const px = L.xaxis.l2p(Math.log10(t.x[i])) + L.margin.l + box.left;
+  const py = L.yaxis.l2p(Math.log10(t.y[i])) + L.margin.t + box.top;
+  return {lr: t.x[i], px, py};
+}"""
+
+
+def test_choosing_a_dot_on_the_sweep_trains_at_its_rate(open_page):
+    pg = open_page("?preset=line&loss=MSE")
+    pg.wait_for_selector("[data-testid=stPlotlyChart] .main-svg", timeout=120_000)
+    pg.wait_for_timeout(500)
+    p = pg.evaluate(SWEEP_POINT, 30)  # lr 10^-2.5 = 0.00316, on the curve
+    assert p["lr"] == pytest.approx(10**-2.5)
+    pg.mouse.click(p["px"], p["py"])
+    # The slider's nearest stop, 0.003, trains: the player shows that run.
+    pg.wait_for_function("() => location.search.includes('lr=0.003')", timeout=60_000)
+    settle(pg)
+    pg.wait_for_function("() => document.querySelector('.gx-text').textContent.includes('0.003 ×')")
+    no_exception(pg)
 
 
 @pytest.mark.parametrize("size", list(SIZES), ids=list(SIZES))

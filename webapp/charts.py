@@ -23,11 +23,13 @@ class _Prebuilt(go.Figure):
         return self._prebuilt
 
 
-def show(fig: dict, key: str | None = None) -> None:
-    """Draw a figure dict from ``explorer.figures``."""
-    st.plotly_chart(
+def show(fig: dict, key: str | None = None, **options):
+    """Draw a figure dict from ``explorer.figures``; ``options`` go to ``st.plotly_chart``
+    (``on_select``, ``selection_mode``, ``theme``) and its answer comes back."""
+    return st.plotly_chart(
         _Prebuilt(fig),
         width="stretch",
         key=key,
         config={"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]},
+        **options,
     )

@@ -10,7 +10,7 @@ from explorer import build_model
 from explorer.api import resolve
 from explorer.registry import suggested
 
-from . import player, views
+from . import lr_view, player, views
 from .controls import (
     DEFAULT_PRESET,
     Choices,
@@ -119,7 +119,10 @@ def main() -> None:
     elif view == "Fit by hand":
         views.hand_view(spec)
     else:
-        views.train_view(get_run(spec, choices.data_key), present)
+        run = get_run(spec, choices.data_key)
+        views.train_view(run, present)
+        if run.timeline is not None and not present:
+            lr_view.show(spec, run)
 
 
 def sidebar() -> Choices:

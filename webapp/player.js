@@ -256,7 +256,22 @@ class Player {
     text.append(this.lossLine, this.worked, this.notes);
     numbers.append(this.table, text);
 
-    r.append(bar, scrub, this.title, charts, numbers);
+    // The descent (a single run): every parameter against the epoch, with this epoch marked.
+    this.descent = el("div", "gx-descent");
+    const paramsBox = el("div", "gx-paramsbox");
+    this.paramsTitle = el("div", "gx-subtitle", "Parameters by epoch");
+    this.paramsDiv = el("div", "gx-chart gx-params");
+    this.paramsNote = el("div", "gx-small");
+    paramsBox.append(this.paramsTitle, this.paramsDiv, this.paramsNote);
+    const slopeBox = el("div", "gx-slopebox");
+    this.slopeTitle = el("div", "gx-subtitle", "The slope: the loss along each parameter");
+    this.slopeDiv = el("div", "gx-chart gx-slopes");
+    this.slopeNote = el("div", "gx-small");
+    slopeBox.append(this.slopeTitle, this.slopeDiv, this.slopeNote);
+    this.descent.append(paramsBox, slopeBox);
+    this.descent.hidden = true;
+
+    r.append(bar, scrub, this.title, charts, numbers, this.descent);
     this.rootEl = r;
     this.root.appendChild(r); // beside the <style> Streamlit put there
   }
@@ -335,12 +350,30 @@ class Player {
       const traces = [];
       const lines = [];
       data.loss_fig.data.forEach((t, i) => {
-        if (i % 3 !== 2) {
+        if (i < 3 * this.runs.length && i % 3 !== 2) {
           traces.push(i);
           lines.push({ x: decode(t.x), y: decode(t.y) });
         }
       });
       this.pendingLoss = { data: lines, traces, layout: this.axisRanges() };
+    }
+    this.descent.hidden = !data.descent;
+    if (data.descent) {
+      await Plotly.react(this.paramsDiv, data.descent.params_fig.data, big(data.descent.params_fig.layout), config);
+      const r = this.runs[0];
+      const n = data.descent.shown.length;
+      this.paramsNote.textContent =
+        n < r.P
+          ? `The ${n} of ${r.P} parameters that moved most. A parameter moves as fast as its gradient times the learning rate: a flat line is a parameter the descent barely moves.`
+          : "A parameter moves as fast as its gradient times the learning rate: a flat line is a parameter the descent barely moves.";
+      const d = data.descent;
+      this.slope = { t: d.slope_t, widths: decode(d.slope_widths), values: decode(d.slopes), along: d.along };
+      this.slopeDiv.classList.toggle("gx-slopes-tall", d.along.length > 2);
+      await Plotly.react(this.slopeDiv, d.slope_fig.data, big(d.slope_fig.layout), config);
+    } else {
+      if (this.paramsDiv.data) Plotly.purge(this.paramsDiv);
+      if (this.slopeDiv.data) Plotly.purge(this.slopeDiv);
+      this.slope = null;
     }
     if (!this.lossDiv.gxClick) {
       this.lossDiv.gxClick = true;
@@ -522,6 +555,14 @@ class Player {
       this.pendingLoss = null;
     }
     Plotly.animate(this.lossDiv, loss, ANIM);
+    if (this.data.descent && this.paramsDiv.data) {
+      const r = this.runs[0];
+      const kk = Math.min(k, r.last);
+      const shown = this.data.descent.shown;
+      const marker = { x: shown.map(() => kk), y: shown.map((i) => r.p(kk, i)) };
+      Plotly.animate(this.paramsDiv, { data: [marker], traces: [shown.length] }, ANIM);
+    }
+    if (this.slope && this.slopeDiv.data) this.renderSlopes(k);
     const [ylo, yhi] = this.data.y_range;
     const slack = 0.05 * (yhi - ylo); // a curve that only grazes the edge is still in view
     const off = [];
@@ -532,6 +573,63 @@ class Player {
     this.frameNote.textContent = inexact.length
       ? `Curve drawn at epoch ${inexact[0][1]}, the nearest of the ${inexact[0][0].frameEpochs.length} epochs drawn for this long run; the numbers are epoch ${k}'s.`
       : "";
+  }
+
+  /** The slope panels at epoch k: the loss along each parameter through this epoch's
+   * point (computed in Python at the drawn epochs), the tangent whose slope is the
+   * gradient, and the step on the axis. */
+  renderSlopes(k) {
+    const r = this.runs[0];
+    const { t, widths, values, along } = this.slope;
+    const S = along.length;
+    const G = t.length;
+    const f = r.frameAt(Math.min(k, r.last));
+    const kk = r.frameEpochs[f];
+    const data = [];
+    const traces = [];
+    const layout = {};
+    along.forEach((i, s) => {
+      const p = r.p(kk, i);
+      const g = r.g(kk, i);
+      const w = widths[f * S + s];
+      const xs = t.map((u) => p + w * u);
+      const ys = values.subarray((f * S + s) * G, (f * S + s + 1) * G);
+      const L0 = r.loss[kk];
+      let lo = Infinity;
+      let hi = -Infinity;
+      for (const v of ys) {
+        if (Number.isFinite(v)) {
+          lo = Math.min(lo, v);
+          hi = Math.max(hi, v);
+        }
+      }
+      if (!Number.isFinite(lo)) [lo, hi] = [L0 - 1, L0 + 1];
+      const pad = 0.12 * (hi - lo || Math.abs(hi) || 1);
+      const step = r.plain_sgd ? -r.lr * g : kk < r.last ? r.p(kk + 1, i) - p : 0;
+      const h = 0.6 * w;
+      const base = lo - 0.6 * pad;
+      data.push(
+        { x: xs, y: ys },
+        { x: [p - h, p + h], y: [L0 - g * h, L0 + g * h] },
+        { x: [p], y: [L0] },
+        { x: [p, p + step], y: [base, base] },
+      );
+      traces.push(4 * s, 4 * s + 1, 4 * s + 2, 4 * s + 3);
+      const ax = s === 0 ? "" : String(s + 1);
+      layout[`xaxis${ax}.range`] = [p - w, p + w];
+      layout[`yaxis${ax}.range`] = [lo - pad, hi + pad];
+    });
+    // The axes move with the point: one update (an animation of several subplots' axes
+    // can fail inside Plotly while a resize is under way).
+    const update = { x: data.map((d) => d.x), y: data.map((d) => d.y) };
+    Plotly.update(this.slopeDiv, update, layout, traces);
+    const what = r.plain_sgd
+      ? `The gradient is the slope of this curve: the dashed tangent at epoch ${kk}'s point, whose slope is the gradient in the table. The blue step on the axis is ${MINUS}lr × gradient: downhill, as far as the learning rate says.`
+      : `The gradient is the slope of this curve: the dashed tangent at epoch ${kk}'s point, whose slope is the gradient in the table. The blue step on the axis is the step ${r.optimizer_label} took.`;
+    const others = r.P > 1 ? " Every other parameter is held at its value at this epoch." : "";
+    const drawn = kk !== k ? ` Drawn at epoch ${kk}, the nearest of the epochs drawn for this long run.` : "";
+    const which = S < r.P ? ` The ${S} parameters with the largest gradients over the run.` : "";
+    this.slopeNote.textContent = what + others + which + drawn;
   }
 
   renderSingle(k) {

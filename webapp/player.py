@@ -21,6 +21,7 @@ import plotly
 import streamlit as st
 
 from explorer import LOSSES, OPTIMIZERS, History, figures
+from explorer.descent import slopes
 
 HERE = Path(__file__).resolve().parent
 PLOTLY_JS = Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
@@ -55,6 +56,7 @@ class Timeline:
     loss: dict
     y_range: tuple[float, float]
     wide: bool  # the loss spans LOG_SPAN or more: open on a log axis
+    descent: dict | None = None  # a single run's parameters by epoch (the descent's charts)
 
 
 def _typed(values: np.ndarray) -> dict:
@@ -66,12 +68,18 @@ def _typed(values: np.ndarray) -> dict:
     return figures.packed(arr, dtype)
 
 
-def run_payload(name: str, colour: str, h: History) -> dict:
+def run_payload_plain_sgd(h: History) -> bool:
+    """Each step of the run is lr × gradient: plain SGD on all the points."""
+    batch = h.config.get("batch_size")
+    return h.config["optimizer"] == "sgd" and (batch is None or batch >= len(h.x))
+
+
+def run_payload(name: str, colour: str, h: History, floor: float | None = None) -> dict:
     """One run as the player reads it (arrays packed, the run's settings by name)."""
     cfg = h.config
     batch = cfg.get("batch_size")
     minibatch = batch is not None and batch < len(h.x)
-    plain_sgd = cfg["optimizer"] == "sgd" and not minibatch  # each step is lr × gradient
+    plain_sgd = run_payload_plain_sgd(h)
     info = LOSSES[cfg["loss"]]
     # Its words, or, for a loss with settings of its own, their values (Huber (δ = 1)).
     loss_label = info.title(cfg) if info.settings else info.label
@@ -94,7 +102,7 @@ def run_payload(name: str, colour: str, h: History) -> dict:
         grads=_typed(h.grads),
         frame_epochs=_typed(np.asarray(h.frame_epochs, np.int32)),
         frame_preds=figures.packed(h.frame_preds),
-        ranges=figures.loss_ranges(h.loss),
+        ranges=figures.loss_ranges(h.loss, floor),
         rises=len(figures.rises(h.loss)),
         notes=epoch_notes(h, plain_sgd),
     )
@@ -162,7 +170,33 @@ def timeline(runs: Sequence[tuple[str, str, History]], labels=("x", "y")) -> Tim
     """The player's data for ``[(name, colour, history), ...]`` (all with epoch 0 finite)."""
     fit = figures.player_fit_figure(list(runs), labels)
     loss = figures.player_loss_figure(list(runs))
-    payload = tuple(run_payload(n, c, h) for n, c, h in runs)
+    descent = None
+    best = None
+    if len(runs) == 1:
+        h = runs[0][2]
+        best = figures.best_fit(h)
+        shown = figures.shown_params(h)
+        descent = dict(
+            shown=shown,
+            params_fig=figures.player_params_figure(h, shown),
+            best=None if best is None else dict(loss=best["loss"], params=best["params"].tolist()),
+        )
+        along = figures.slope_params(h)
+        plain = run_payload_plain_sgd(h)
+        widths = figures.slope_widths(h, h.frame_epochs, along, plain)
+        descent.update(
+            along=along,
+            slope_fig=figures.player_slope_figure(h, along),
+            slope_t=np.linspace(-1, 1, figures.SLOPE_POINTS).tolist(),
+            slope_widths=figures.packed(widths, "<f8"),
+            slopes=figures.packed(slopes(h, h.frame_epochs, along, widths, figures.SLOPE_POINTS)),
+        )
+        if best is not None:
+            # After the runs' own traces: the player moves those by index.
+            fit["data"].append(figures.best_fit_trace(h, best))
+            loss["data"].append(figures.floor_trace(h, best["loss"]))
+    floor = None if best is None else best["loss"]
+    payload = tuple(run_payload(n, c, h, floor) for n, c, h in runs)
     digest = hashlib.sha256()
     for (_, _, h), p in zip(runs, payload, strict=True):
         # What tells one run from another (the curves follow from the parameters).
@@ -170,14 +204,26 @@ def timeline(runs: Sequence[tuple[str, str, History]], labels=("x", "y")) -> Tim
         digest.update(json.dumps(small, sort_keys=True, default=str).encode())
         for arr in (h.loss, h.params, h.grads, h.grid):
             digest.update(np.ascontiguousarray(arr).tobytes())
-    still = [dict(t, y=None) if i else t for i, t in enumerate(fit["data"])]
+    # The runs' curves move without a redraw; the targets and the best fit are the chart.
+    still = [dict(t, y=None) if 1 <= i <= len(runs) else t for i, t in enumerate(fit["data"])]
     fit_key = _digest([still, fit["layout"]])
-    loss_key = _digest([loss["layout"], [t["name"] for t in loss["data"]]])
+    own = 3 * len(runs)  # the runs' loss traces; after them, the floor (part of the chart)
+    loss_key = _digest(
+        [loss["layout"], [t["name"] for t in loss["data"][:own]], loss["data"][own:]]
+    )
     positive = np.concatenate([h.loss[h.loss > 0] for _, _, h in runs])
     wide = positive.size > 1 and float(positive.max()) > LOG_SPAN * float(positive.min())
     y_rng = fit["layout"]["yaxis"]["range"]
     return Timeline(
-        digest.hexdigest()[:16], fit_key, loss_key, payload, fit, loss, (y_rng[0], y_rng[1]), wide
+        digest.hexdigest()[:16],
+        fit_key,
+        loss_key,
+        payload,
+        fit,
+        loss,
+        (y_rng[0], y_rng[1]),
+        wide,
+        descent,
     )
 
 
@@ -255,6 +301,7 @@ def show(key: str, t: Timeline, *, loss_title: str, present: bool = False) -> No
         nonce=nonce,
         log=bool(t.wide if log is None else log),
         present=present,
+        descent=t.descent,
     )
     _player(
         key=key,
