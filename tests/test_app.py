@@ -640,7 +640,7 @@ def test_a_big_model_shows_the_parameters_that_moved_most():
 
 
 def test_the_learning_rate_sweep_and_the_stability_limit_at_2_over_lambda_max():
-    at = run(new_app(preset="line", loss="MSE"))
+    at = run(new_app(preset="line", loss="MSE", sweep="true"))
     sweep_chart = chart(at, "lr_sweep")
     traces = {t["name"]: t for t in sweep_chart["data"]}
     # 2/λmax of the MSE's Hessian (2/n)XᵀX, from NumPy alone.
@@ -663,9 +663,17 @@ def test_the_learning_rate_sweep_and_the_stability_limit_at_2_over_lambda_max():
 
 
 def test_no_stability_limit_says_why():
-    at = run(new_app(preset="line"))  # L2: no constant curvature
+    at = run(new_app(preset="line", sweep="true"))  # L2: no constant curvature
     assert all(t["name"] != "2/λmax" for t in chart(at, "lr_sweep")["data"])
     assert any("No stability limit is drawn" in c.value for c in at.caption)
+
+
+def test_the_sweep_is_opt_in():
+    # 61 runs and lr_find take seconds for a new run: not on every slider move.
+    at = run(new_app(preset="line", loss="MSE"))
+    assert at.toggle(key="sweep").value is False
+    assert not [c for c in at.get("plotly_chart") if c.proto.id and "lr_sweep" in c.proto.id]
+    assert not any("61 learning rates from 1e-6" in c.value for c in at.caption)
 
 
 def test_choosing_a_sweep_dot_sets_the_learning_rate(monkeypatch):

@@ -541,7 +541,7 @@ SWEEP_POINT = """(i) => {
 
 
 def test_choosing_a_dot_on_the_sweep_trains_at_its_rate(open_page):
-    pg = open_page("?preset=line&loss=MSE")
+    pg = open_page("?preset=line&loss=MSE&sweep=true")
     pg.wait_for_selector("[data-testid=stPlotlyChart] .main-svg", timeout=120_000)
     pg.wait_for_timeout(500)
     p = pg.evaluate(SWEEP_POINT, 30)  # lr 10^-2.5 = 0.00316, on the curve
@@ -560,7 +560,7 @@ def test_choosing_a_dot_on_the_sweep_trains_at_its_rate(open_page):
 )
 def test_every_screen_size_is_clean(open_page, size, view):
     query = {
-        "Train": "?lr=10",
+        "Train": "?lr=10&sweep=true",
         "Compare+losses": "?view=Compare+losses&"
         + "&".join(f"compare={quote_plus(label)}" for label in LOSS_NAMES.values()),
         "Train-big": "?preset=sine&opt=Adam&epochs=1000",

@@ -74,6 +74,7 @@ UI_RULES: Mapping[str, Rule] = MappingProxyType(
         "epoch": _number(0, SETTINGS["epochs"].high, whole=True),
         "compare": _one_of([label(SETTINGS["loss"], k) for k in SETTINGS["loss"].choices]),
         "log": _one_of(["0", "1"]),
+        "sweep": _one_of(["true", "false"]),
         "present": _one_of(["0", "1"]),
     }
 )

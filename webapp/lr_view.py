@@ -78,6 +78,15 @@ def show(spec: RunSpec, run: Run) -> None:
     h = run.history
     lr = float(h.config["lr"])
     st.markdown("#### The learning rate")
+    # Opt-in: 61 runs and lr_find take seconds for a new run, and a slider move must not.
+    if not st.toggle(
+        "Sweep 61 learning rates and run fastai's lr_find",
+        key="sweep",
+        bind="query-params",
+        help="Trains this run at 61 learning rates from 1e-6 to 10 (one vectorised call) "
+        "and runs lr_find: a few seconds the first time for each run.",
+    ):
+        return
     st.caption(
         "The same run (same data, start and epochs) trained at 61 learning rates from 1e-6 "
         "to 10: the loss after the last epoch (final) and the lowest on the way (best). "
