@@ -684,25 +684,3 @@ def test_choosing_a_sweep_dot_sets_the_learning_rate(monkeypatch):
     lr_view._choose_lr()
     assert state["lr"] == 0.003  # the slider's nearest stop
     assert lr_view.nearest_lr(7.5) == 10.0 and lr_view.nearest_lr(1.2e-6) == 1e-6
-
-
-def test_the_slope_panels_hold_the_loss_along_each_parameter():
-    data = player(run(new_app(preset="roller-coaster")))
-    d = data["descent"]
-    h = fit(preset="roller-coaster")
-    assert d["along"] == [0, 1, 2]
-    t = np.asarray(d["slope_t"])
-    widths = unpack(d["slope_widths"]).reshape(-1, 3)
-    values = unpack(d["slopes"]).reshape(len(h.frame_epochs), 3, len(t))
-    x, y = roller_coaster_points()
-    design = features("quadratic", x)
-    for e, k in enumerate(h.frame_epochs):
-        # The middle of each curve is the run's own point: its loss at epoch k.
-        assert np.allclose(values[e, :, len(t) // 2], h.loss[k], rtol=1e-6)
-        # Each step (lr × gradient) fits in its window.
-        assert np.all(widths[e] >= 2 * 1e-5 * np.abs(h.grads[k]) - 1e-12)
-    e, s, j = 4, 0, 3  # a point off the middle, against NumPy
-    p = h.params[h.frame_epochs[e]].copy()
-    p[s] += widths[e, s] * t[j]
-    assert values[e, s, j] == pytest.approx(np.mean((design @ p - y) ** 2), rel=1e-6)
-    assert len(d["slope_fig"]["data"]) == 4 * 3

@@ -487,46 +487,6 @@ def test_the_parameters_chart_follows_the_epoch_and_the_floor_is_least_squares(o
     no_exception(pg)
 
 
-# The slope panels as the page holds them: per panel, the tangent's slope, the current
-# point and the step on the axis; with the step table's gradient column.
-SLOPES = """() => {
-  const gd = document.querySelector('.gx-slopes');
-  const panels = [];
-  for (let s = 0; 4 * s < gd._fullData.length; s++) {
-    const [curve, tangent, point, step] = gd._fullData.slice(4 * s, 4 * s + 4);
-    panels.push({
-      slope: (tangent.y[1] - tangent.y[0]) / (tangent.x[1] - tangent.x[0]),
-      x: point.x[0], y: point.y[0], step: step.x[1] - step.x[0],
-      mid: curve.y[(curve.y.length - 1) / 2],
-    });
-  }
-  return {
-    epoch: Number(document.querySelector('.gx').dataset.epoch),
-    panels,
-    grads: [...document.querySelectorAll('.gx-table tbody tr')].map((tr) => tr.children[2].textContent),
-    note: document.querySelector('.gx-slopebox .gx-small').textContent,
-  };
-}"""
-
-
-def test_the_slope_panels_follow_the_epoch_and_their_tangent_is_the_gradient(open_page):
-    pg = open_page("?preset=roller-coaster")
-    h = fit(preset="roller-coaster")
-    for action, k in (("step", 1), ("step", 2), ("last", 10), ("first", 0)):
-        pg.locator(f".gx-btn[data-action={action}]").click()
-        d = pg.evaluate(SLOPES)  # the same frame as the click
-        assert d["epoch"] == k
-        for i, panel in enumerate(d["panels"]):
-            g = h.grads[k][i]
-            assert panel["slope"] == pytest.approx(g, rel=1e-6)  # the tangent's slope
-            assert panel["slope"] == pytest.approx(number(d["grads"][i]), rel=5e-4)  # as shown
-            assert panel["x"] == h.params[k][i] and panel["y"] == h.loss[k]
-            assert panel["mid"] == pytest.approx(h.loss[k], rel=1e-6)  # the curve passes there
-            assert panel["step"] == pytest.approx(-1e-5 * g, rel=1e-9)  # −lr × gradient
-    assert "slope of this curve" in d["note"]
-    no_exception(pg)
-
-
 # Where the sweep chart draws point i of its "final loss" trace, in page pixels.
 SWEEP_POINT = """(i) => {
   const gd = [...document.querySelectorAll('[data-testid=stPlotlyChart] .js-plotly-plot')].find(

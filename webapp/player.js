@@ -268,6 +268,7 @@ class Player {
     this.slopeDiv = el("div", "gx-chart gx-slopes");
     this.slopeNote = el("div", "gx-small");
     slopeBox.append(this.slopeTitle, this.slopeDiv, this.slopeNote);
+    this.slopeBox = slopeBox;
     this.descent.append(paramsBox, slopeBox);
     this.descent.hidden = true;
 
@@ -367,9 +368,14 @@ class Player {
           ? `The ${n} of ${r.P} parameters that moved most. A parameter moves as fast as its gradient times the learning rate: a flat line is a parameter the descent barely moves.`
           : "A parameter moves as fast as its gradient times the learning rate: a flat line is a parameter the descent barely moves.";
       const d = data.descent;
-      this.slope = { t: d.slope_t, widths: decode(d.slope_widths), values: decode(d.slopes), along: d.along };
-      this.slopeDiv.classList.toggle("gx-slopes-tall", d.along.length > 2);
-      await Plotly.react(this.slopeDiv, d.slope_fig.data, big(d.slope_fig.layout), config);
+      this.slopeBox.hidden = !d.slopes;
+      if (d.slopes) {
+        this.slope = { t: d.slope_t, widths: decode(d.slope_widths), values: decode(d.slopes), along: d.along };
+        this.slopeDiv.classList.toggle("gx-slopes-tall", d.along.length > 2);
+        await Plotly.react(this.slopeDiv, d.slope_fig.data, big(d.slope_fig.layout), config);
+      } else {
+        this.slope = null;
+      }
     } else {
       if (this.paramsDiv.data) Plotly.purge(this.paramsDiv);
       if (this.slopeDiv.data) Plotly.purge(this.slopeDiv);

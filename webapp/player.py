@@ -21,7 +21,6 @@ import plotly
 import streamlit as st
 
 from explorer import LOSSES, OPTIMIZERS, History, figures
-from explorer.descent import slopes
 
 HERE = Path(__file__).resolve().parent
 PLOTLY_JS = Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
@@ -181,16 +180,8 @@ def timeline(runs: Sequence[tuple[str, str, History]], labels=("x", "y")) -> Tim
             params_fig=figures.player_params_figure(h, shown),
             best=None if best is None else dict(loss=best["loss"], params=best["params"].tolist()),
         )
-        along = figures.slope_params(h)
-        plain = run_payload_plain_sgd(h)
-        widths = figures.slope_widths(h, h.frame_epochs, along, plain)
-        descent.update(
-            along=along,
-            slope_fig=figures.player_slope_figure(h, along),
-            slope_t=np.linspace(-1, 1, figures.SLOPE_POINTS).tolist(),
-            slope_widths=figures.packed(widths, "<f8"),
-            slopes=figures.packed(slopes(h, h.frame_epochs, along, widths, figures.SLOPE_POINTS)),
-        )
+        # The slope panels (figures.player_slope_figure, descent.slopes) are not sent: drawn
+        # at every epoch they cost 40-50 ms a step in the browser, past the player's 50 ms.
         if best is not None:
             # After the runs' own traces: the player moves those by index.
             fit["data"].append(figures.best_fit_trace(h, best))
