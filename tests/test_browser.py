@@ -465,6 +465,8 @@ DESCENT = """() => {
 def test_the_parameters_chart_follows_the_epoch_and_the_floor_is_least_squares(open_page):
     # Roller-coaster at lr 1e-5: only a moves (b and c barely), as the chart shows.
     pg = open_page("?preset=roller-coaster")
+    # The chart is drawn two frames after the fit and the loss, which come first.
+    pg.wait_for_function("() => document.querySelector('.gx-params')._fullData")
     x, y = roller_coaster_points()
     design = features("quadratic", x)
     path = np_sgd("mse", "quadratic", fit(preset="roller-coaster").params[0], x, y, 1e-5, 10)

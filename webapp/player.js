@@ -360,7 +360,17 @@ class Player {
     }
     this.descent.hidden = !data.descent;
     if (data.descent) {
-      await Plotly.react(this.paramsDiv, data.descent.params_fig.data, big(data.descent.params_fig.layout), config);
+      // Drawn two frames after the run's fit and loss, which a person is waiting for (a
+      // Plotly.react of this chart takes tens of milliseconds); its marker follows then.
+      const pf = data.descent.params_fig;
+      this.paramsPending = pf;
+      requestAnimationFrame(() =>
+        requestAnimationFrame(() => {
+          if (this.paramsPending !== pf) return; // a newer run has come
+          this.paramsPending = null;
+          Plotly.react(this.paramsDiv, pf.data, big(pf.layout), config).then(() => this.renderParams(this.epoch));
+        }),
+      );
       const r = this.runs[0];
       const n = data.descent.shown.length;
       this.paramsNote.textContent =
@@ -377,6 +387,7 @@ class Player {
         this.slope = null;
       }
     } else {
+      this.paramsPending = null;
       if (this.paramsDiv.data) Plotly.purge(this.paramsDiv);
       if (this.slopeDiv.data) Plotly.purge(this.slopeDiv);
       this.slope = null;
@@ -561,13 +572,7 @@ class Player {
       this.pendingLoss = null;
     }
     Plotly.animate(this.lossDiv, loss, ANIM);
-    if (this.data.descent && this.paramsDiv.data) {
-      const r = this.runs[0];
-      const kk = Math.min(k, r.last);
-      const shown = this.data.descent.shown;
-      const marker = { x: shown.map(() => kk), y: shown.map((i) => r.p(kk, i)) };
-      Plotly.animate(this.paramsDiv, { data: [marker], traces: [shown.length] }, ANIM);
-    }
+    this.renderParams(k);
     if (this.slope && this.slopeDiv.data) this.renderSlopes(k);
     const [ylo, yhi] = this.data.y_range;
     const slack = 0.05 * (yhi - ylo); // a curve that only grazes the edge is still in view
@@ -579,6 +584,16 @@ class Player {
     this.frameNote.textContent = inexact.length
       ? `Curve drawn at epoch ${inexact[0][1]}, the nearest of the ${inexact[0][0].frameEpochs.length} epochs drawn for this long run; the numbers are epoch ${k}'s.`
       : "";
+  }
+
+  /** The parameters-by-epoch chart's markers at epoch k (once that run's chart is drawn). */
+  renderParams(k) {
+    if (!this.data.descent || !this.paramsDiv.data || this.paramsPending) return;
+    const r = this.runs[0];
+    const kk = Math.min(k, r.last);
+    const shown = this.data.descent.shown;
+    const marker = { x: shown.map(() => kk), y: shown.map((i) => r.p(kk, i)) };
+    Plotly.animate(this.paramsDiv, { data: [marker], traces: [shown.length] }, ANIM);
   }
 
   /** The slope panels at epoch k: the loss along each parameter through this epoch's
