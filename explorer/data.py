@@ -35,6 +35,7 @@ class Dataset:
         name: preset name or file name.
         description: one line for people.
         x_label, y_label: the columns' names (a CSV header's, or x and y).
+        outliers: indices of the points the outliers setting pushed off (ascending).
     """
 
     x: np.ndarray
@@ -43,6 +44,7 @@ class Dataset:
     description: str = ""
     x_label: str = "x"
     y_label: str = "y"
+    outliers: tuple[int, ...] = ()
 
     def __post_init__(self):
         x = np.asarray(self.x, np.float64).reshape(-1)
@@ -55,6 +57,10 @@ class Dataset:
             raise ValueError("x and y must be finite numbers (no NaN or inf)")
         object.__setattr__(self, "x", x)
         object.__setattr__(self, "y", y)
+        outliers = tuple(sorted(int(i) for i in self.outliers))
+        if any(not 0 <= i < x.size for i in outliers) or len(set(outliers)) != len(outliers):
+            raise ValueError(f"outliers must be distinct indices of the {x.size} points")
+        object.__setattr__(self, "outliers", outliers)
         for name, limit in (("name", 60), ("description", 200), ("x_label", 40), ("y_label", 40)):
             object.__setattr__(self, name, clean_text(getattr(self, name), limit) or "data")
         x.flags.writeable = False  # shared between sessions by the app's caches
@@ -243,4 +249,5 @@ def make_preset(
         idx = rng.choice(x.size, size=outliers, replace=False)
         y = y.copy()
         y[idx] += push
+        return Dataset(x, y, name, preset.description, outliers=tuple(idx.tolist()))
     return Dataset(x, y, name, preset.description)

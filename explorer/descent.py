@@ -23,6 +23,9 @@ from .settings import settings_values
 from .train import History, _traced, pad
 
 MAX_RESOLUTION = 501
+# A gradient entry this small next to the sum of the sizes of the per-point terms it adds
+# up is rounding noise around 0 (float64 keeps about 16 digits; the terms cancelled).
+ROUNDING_NOISE = 1e-9
 MARGIN = 0.1  # each side of the automatic span, as a share of what it covers
 
 
@@ -218,6 +221,30 @@ def landscape(
     return Landscape(along, epoch, name, xs, ys, np.asarray(grid), path, optimum)
 
 
+def landscapes(
+    h: History, epochs: Sequence[int], *, along: Sequence[str] | None = None, resolution: int = 41
+) -> list[Landscape]:
+    """``landscape`` at each of ``epochs`` on one shared grid (so that maps of different
+    epochs can be shown on the same axes): it covers the whole path and, for models linear
+    in their parameters (under any loss: the valley is near there), the least-squares
+    optimum and the bottom of every epoch's slice, with a margin of a tenth each side.
+
+    Raises:
+        ValueError: as ``landscape``, or no epochs.
+    """
+    epochs = [_epoch(h, e) for e in epochs]
+    if not epochs:
+        raise ValueError("give at least one epoch")
+    along = moved_most(h) if along is None else along
+    i = _indices(h, along)
+    points = [h.params[:, list(i)]]
+    if h.model.linear:
+        for e in epochs:
+            points += least_squares_points(h, e, i)
+    span = _auto_span(np.vstack(points))
+    return [landscape(h, epoch=e, along=along, resolution=resolution, span=span) for e in epochs]
+
+
 @functools.lru_cache(maxsize=32)
 def _grid_fn(model: Model):
     """The loss on a grid, compiled once per model (and data bucket, grid size)."""
@@ -246,18 +273,27 @@ def contributions(h: History, epoch: int = 0) -> np.ndarray:
     Raises:
         ValueError: an epoch outside the run.
     """
-    epoch = _epoch(h, epoch)
+    return contributions_at(h, [epoch])[0]
+
+
+def contributions_at(h: History, epochs: Sequence[int]) -> np.ndarray:
+    """``contributions`` at each of ``epochs`` in one compiled call: (E, n, P).
+
+    Raises:
+        ValueError: an epoch outside the run.
+    """
+    epochs = [_epoch(h, e) for e in epochs]
     name, settings = run_loss(h)
     x, y, mask = pad(h.x, h.y)
     terms = _terms_fn(h.model)(
-        np.asarray(h.params[epoch], np.float64),
+        np.asarray(h.params[epochs], np.float64),
         x,
         y,
         mask,
         np.int32(loss_index(name)),
         _traced(settings),
     )
-    return np.asarray(terms)[: len(h.x)]
+    return np.asarray(terms)[:, : len(h.x)]
 
 
 @functools.lru_cache(maxsize=32)
@@ -268,31 +304,73 @@ def _terms_fn(model: Model):
         jac = jax.jacfwd(model.predict)(p, x)  # (n, P)
         return d_pred[:, None] * jac * mask[:, None]
 
-    return jax.jit(terms)
+    return jax.jit(jax.vmap(terms, in_axes=(0, None, None, None, None, None)))
+
+
+def grad_scales(h: History) -> np.ndarray:
+    """(K, P) for each finite epoch k the sum over the points of the sizes of their terms
+    in the gradient, sum_i |dL/dpred_i * dpred_i/dp| (``contributions``): the size a
+    gradient entry is rounding noise next to (``rounding_noise``)."""
+    last = h.last_epoch
+    if last < 0:
+        return np.zeros((0, h.model.n_params))
+    name, settings = run_loss(h)
+    x, y, mask = pad(h.x, h.y)
+    out = _scale_fn(h.model)(
+        np.asarray(h.params[: last + 1], np.float64),
+        x,
+        y,
+        mask,
+        np.int32(loss_index(name)),
+        _traced(settings),
+    )
+    return np.asarray(out)
+
+
+def rounding_noise(grads: np.ndarray, scales: np.ndarray) -> np.ndarray:
+    """True where a gradient entry is rounding noise around 0: not 0, but at most ROUNDING_NOISE
+    times the sizes of the terms it adds up (their sum is 0 in exact arithmetic)."""
+    grads = np.asarray(grads)
+    return (grads != 0) & (np.abs(grads) <= ROUNDING_NOISE * np.asarray(scales))
+
+
+@functools.lru_cache(maxsize=32)
+def _scale_fn(model: Model):
+    def scale(ps, x, y, mask, loss_idx, hyper):
+        def one(p):
+            pred = model.predict(p, x)
+            d_pred = jax.grad(lambda q: switch_loss(loss_idx, q - y, mask, hyper))(pred)
+            jac = jax.jacfwd(model.predict)(p, x)  # (n, P)
+            return jax.numpy.sum(jax.numpy.abs(d_pred[:, None] * jac * mask[:, None]), axis=0)
+
+        # A few epochs at a time: all of a long run's (K, n, P) terms at once would not fit.
+        return lax.map(one, ps, batch_size=64)
+
+    return jax.jit(scale)
 
 
 def slopes(
     h: History,
     epochs: Sequence[int],
     along: Sequence[int],
-    half_widths: np.ndarray,
+    spans: np.ndarray,
     points: int = 41,
 ) -> np.ndarray:
-    """The loss along each parameter in ``along`` through the run's point at each epoch of
-    ``epochs``, every other parameter held: (E, S, points), entry [e, s, j] the loss with
-    parameter ``along[s]`` at ``params[epochs[e], along[s]] + half_widths[e, s] * t_j``,
-    ``t`` = linspace(-1, 1, points) (so the middle point, t = 0, is the run's own loss).
-    One compiled call, vmapped over the epochs, the parameters and the grid."""
+    """The loss along each parameter in ``along``, every other parameter held at its value
+    at each epoch of ``epochs``: (E, S, points), entry [e, s, j] the loss with parameter
+    ``along[s]`` at ``linspace(*spans[s], points)[j]`` and the others at
+    ``params[epochs[e]]``. One compiled call, vmapped over the epochs, the parameters and
+    the grid; another run, epoch or span never recompiles."""
     epochs = np.asarray(epochs, np.int64)
     along = np.asarray(along, np.int32)
+    spans = np.asarray(spans, np.float64).reshape(len(along), 2)
     name, settings = run_loss(h)
     x, y, mask = pad(h.x, h.y)
-    t = np.linspace(-1.0, 1.0, int(points))
+    grids = np.stack([np.linspace(lo, hi, int(points)) for lo, hi in spans])
     out = _slopes_fn(h.model)(
         np.asarray(h.params[epochs], np.float64),
         along,
-        np.asarray(half_widths, np.float64),
-        t,
+        grids,
         x,
         y,
         mask,
@@ -304,16 +382,25 @@ def slopes(
 
 @functools.lru_cache(maxsize=32)
 def _slopes_fn(model: Model):
-    def slopes(ps, along, widths, t, x, y, mask, loss_idx, hyper):
-        def one(p, i, w, tj):
-            q = p.at[i].add(w * tj)
+    def slopes(ps, along, grids, x, y, mask, loss_idx, hyper):
+        def one(p, i, v):
+            q = p.at[i].set(v)
             return switch_loss(loss_idx, model.predict(q, x) - y, mask, hyper)
 
-        over_t = jax.vmap(one, in_axes=(None, None, None, 0))
-        over_s = jax.vmap(over_t, in_axes=(None, 0, 0, None))
-        return jax.vmap(over_s, in_axes=(0, None, 0, None))(ps, along, widths, t)
+        over_v = jax.vmap(one, in_axes=(None, None, 0))
+        over_s = jax.vmap(over_v, in_axes=(None, 0, 0))
+        return jax.vmap(over_s, in_axes=(0, None, None))(ps, along, grids)
 
     return jax.jit(slopes)
 
 
-__all__ = ["Landscape", "contributions", "landscape", "moved_most", "run_loss", "slopes"]
+__all__ = [
+    "Landscape",
+    "contributions",
+    "contributions_at",
+    "landscape",
+    "landscapes",
+    "moved_most",
+    "run_loss",
+    "slopes",
+]

@@ -75,6 +75,8 @@ class Loss:
         color: its colour wherever runs are compared.
         fn: ``fn(err, mask, **settings) -> scalar`` (traceable).
         settings: its own settings, passed to ``fn`` by name.
+        pull: how each point pulls on the gradient under this loss (the player's words
+            under each point's share of the gradient); empty for none.
     """
 
     name: str
@@ -86,6 +88,7 @@ class Loss:
     color: str
     fn: Callable[..., jax.Array]
     settings: tuple[Setting, ...] = ()
+    pull: str = ""
 
     def title(self, values: Mapping | None = None) -> str:
         """``short`` with its settings' values: ``Huber (δ = 1)``."""
@@ -123,6 +126,9 @@ LOSSES: Mapping[str, Loss] = registry(
             r"$\tfrac{1}{n}\sum|\hat y - y|$",
             "#2563eb",
             l1,
+            pull="Under L1 each point pulls by the sign of its error only (dL/dŷᵢ = sign(eᵢ)/n): "
+            "a point far off pulls no harder than one close by, so an outlier counts like any "
+            "other point.",
         ),
         Loss(
             "l2",
@@ -133,6 +139,8 @@ LOSSES: Mapping[str, Loss] = registry(
             r"$\sqrt{\tfrac{1}{n}\sum(\hat y - y)^2}$",
             "#e4572e",
             l2,
+            pull="Under L2 each point pulls in proportion to its error (dL/dŷᵢ = eᵢ/(n·L2)): the "
+            "farthest points pull hardest, and one outlier can outweigh the rest.",
         ),
         Loss(
             "mse",
@@ -143,6 +151,8 @@ LOSSES: Mapping[str, Loss] = registry(
             r"$\tfrac{1}{n}\sum(\hat y - y)^2$",
             "#16a34a",
             mse,
+            pull="Under MSE each point pulls in proportion to its error (dL/dŷᵢ = 2eᵢ/n): the "
+            "farthest points pull hardest, and one outlier can outweigh the rest.",
         ),
         Loss(
             "huber",
@@ -155,6 +165,9 @@ LOSSES: Mapping[str, Loss] = registry(
             "#9333ea",
             huber,
             (HUBER_DELTA,),
+            pull="Under Huber a point within δ of the curve pulls in proportion to its error, "
+            "as under MSE; one farther off pulls by δ only, as under L1, so an outlier cannot "
+            "outweigh the rest.",
         ),
         # Add a loss here (README, "Adding a loss").
     )

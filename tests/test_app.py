@@ -84,7 +84,7 @@ def test_opens_on_the_lesson_preset_ready_to_play():
     fig = data["fit"]
     go.Figure(fig)  # valid against Plotly's schema
     go.Figure(data["loss_fig"])
-    assert [t["name"] for t in fig["data"]] == ["targets", "model"]
+    assert [t["name"] for t in fig["data"]] == ["targets", "model", "errors"]
     assert np.allclose(unpack(fig["data"][0]["y"]), make_preset("fastai-quadratic").y, atol=1e-5)
     r = data["runs"][0]
     assert r["names"] == ["a", "b", "c"] and r["lr"] == 0.01 and r["last"] == 10
@@ -611,10 +611,11 @@ def test_the_player_gets_every_parameter_by_epoch_and_the_least_squares_floor():
     floor = float(np.mean((design @ best - y) ** 2))
     assert descent["best"]["loss"] == pytest.approx(floor, rel=1e-9)
     assert np.allclose(descent["best"]["params"], best, rtol=1e-9)
-    fit_traces = data["fit"]["data"]
-    assert fit_traces[-1]["name"] == "best possible"
-    grid = unpack(fit_traces[-1]["x"])
-    assert np.allclose(unpack(fit_traces[-1]["y"]), features("quadratic", grid) @ best, rtol=1e-5)
+    fit_traces = {t["name"]: t for t in data["fit"]["data"]}
+    grid = unpack(fit_traces["best possible"]["x"])
+    assert np.allclose(
+        unpack(fit_traces["best possible"]["y"]), features("quadratic", grid) @ best, rtol=1e-5
+    )
     floor_line = data["loss_fig"]["data"][-1]
     assert floor_line["y"] == [pytest.approx(floor, rel=1e-12)] * 2
     assert "best possible: " in floor_line["text"][1]

@@ -490,23 +490,25 @@ def test_cli_errors_are_one_line_and_exit_2(argv, capsys):
 
 
 def test_slopes_hold_the_loss_along_each_parameter():
-    # The roller coaster's quadratic under MSE: the loss along a, b and c through each
-    # epoch's point, against NumPy on the written-out recipe.
+    # The roller coaster's quadratic under MSE: the loss along a, b and c (each over its
+    # own span) with the others at each epoch's values, against NumPy on the written-out
+    # recipe.
     from reference import features, roller_coaster_points
 
     from explorer.descent import slopes
 
     h = fit(preset="roller-coaster")
     epochs = [0, 3, 10]
-    t = np.linspace(-1, 1, 41)
-    widths = np.array([[0.5, 2.0, 7.0]] * len(epochs))
-    values = slopes(h, epochs, [0, 1, 2], widths, 41)
+    spans = np.array([[-1.0, 2.0], [-5.0, 3.0], [0.0, 14.0]])
+    values = slopes(h, epochs, [0, 1, 2], spans, 41)
+    assert values.shape == (3, 3, 41)
     x, y = roller_coaster_points()
     design = features("quadratic", x)
     for e, k in enumerate(epochs):
         for s in range(3):
-            for j in (0, 20, 33):
+            grid = np.linspace(*spans[s], 41)
+            for j in (0, 20, 33, 40):
                 p = h.params[k].copy()
-                p[s] += widths[e, s] * t[j]
+                p[s] = grid[j]
                 expected = np.mean((design @ p - y) ** 2)
                 assert values[e, s, j] == pytest.approx(expected, rel=1e-9)

@@ -66,6 +66,15 @@ def setting_rule(s: Setting, high: float | None = None) -> Rule:
 
 
 # The app's own link keys, beside the settings'.
+def _two_names(text: str) -> str | None:
+    names = text.split(",")
+    if len(names) != 2 or not all(n.strip() for n in names):
+        return "expected two parameter names with a comma between, such as m,b"
+    if names[0].strip() == names[1].strip():
+        return "expected two different parameters"
+    return None
+
+
 UI_RULES: Mapping[str, Rule] = MappingProxyType(
     {
         "preset": _one_of([*PRESETS, CSV_LABEL]),
@@ -75,6 +84,7 @@ UI_RULES: Mapping[str, Rule] = MappingProxyType(
         "compare": _one_of([label(SETTINGS["loss"], k) for k in SETTINGS["loss"].choices]),
         "log": _one_of(["0", "1"]),
         "sweep": _one_of(["true", "false"]),
+        "along": _two_names,  # the landscape's parameters (the model decides which exist)
         "present": _one_of(["0", "1"]),
     }
 )
@@ -125,6 +135,9 @@ def check_link() -> list[str]:
     log = st.query_params.get("log")
     if log is not None and RULES["log"](log) is None:
         st.session_state["gx_log"] = log == "1"
+    along = st.query_params.get("along")
+    if along is not None and RULES["along"](along) is None:
+        st.session_state["gx_along"] = tuple(n.strip() for n in along.split(","))
     return notes
 
 

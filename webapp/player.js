@@ -22,6 +22,7 @@ const SPEEDS = [0.25, 0.5, 1, 2, 4];
 const REPORT_MS = 300; // the epoch goes back to Python once it has rested this long
 const ANIM = { frame: { duration: 0, redraw: false }, transition: { duration: 0 }, mode: "immediate" };
 const MINUS = "\u2212";
+const CONFIG = { displaylogo: false, responsive: true, modeBarButtonsToRemove: ["lasso2d", "select2d"] };
 
 // ------------------------------------------------------------------ numbers for people
 
@@ -117,6 +118,18 @@ export function notesAt(notes, k) {
   return (notes || []).filter((n) => n.spans.some(([a, b]) => a <= k && k <= b)).map((n) => [n.kind, n.text]);
 }
 
+/** Index of the last entry of the ascending `epochs` at or before k (0 if none). */
+export function floorIndex(epochs, k) {
+  let lo = 0;
+  let hi = epochs.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (epochs[mid] <= k) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
 // ------------------------------------------------------------------------- one run
 
 class Run {
@@ -128,6 +141,9 @@ class Run {
     this.frameEpochs = decode(r.frame_epochs);
     this.framePreds = decode(r.frame_preds);
     this.P = r.names.length;
+    // Epochs at which a gradient is rounding noise around 0, by parameter: [[first, last], ...].
+    this.noiseSpans = Array.from({ length: this.P }, () => []);
+    for (const [i, a, b] of r.noise || []) this.noiseSpans[i].push([a, b]);
     this.G = this.framePreds.length / Math.max(this.frameEpochs.length, 1);
   }
   p(k, i) {
@@ -136,16 +152,17 @@ class Run {
   g(k, i) {
     return this.grads[k * this.P + i];
   }
+  /** The gradient of parameter i at epoch k is rounding noise around 0 (Python decides). */
+  isNoise(k, i) {
+    return this.noiseSpans[i].some(([a, b]) => a <= k && k <= b);
+  }
+  /** A gradient entry as people read it: ≈ 0 where it is rounding noise. */
+  gradText(k, i, scale = 1) {
+    return this.isNoise(k, i) ? "≈ 0" : fmt(scale * this.g(k, i));
+  }
   /** Index of the drawn curve for epoch k: the last drawn epoch at or before k. */
   frameAt(k) {
-    let lo = 0;
-    let hi = this.frameEpochs.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (this.frameEpochs[mid] <= k) lo = mid;
-      else hi = mid - 1;
-    }
-    return lo;
+    return floorIndex(this.frameEpochs, k);
   }
   curve(f) {
     return this.framePreds.subarray(f * this.G, (f + 1) * this.G);
@@ -161,6 +178,8 @@ class Player {
     this.playing = false;
     this.speed = 1;
     this.reported = null;
+    this.pending = {}; // charts waiting to be drawn (drawLater), by name
+    this.pullS = 0; // which of the pull's parameters is shown
     this.build();
     this.onKey = (e) => this.key(e);
     document.addEventListener("keydown", this.onKey);
@@ -256,20 +275,62 @@ class Player {
     text.append(this.lossLine, this.worked, this.notes);
     numbers.append(this.table, text);
 
-    // The descent (a single run): every parameter against the epoch, with this epoch marked.
+    // The descent (a single run): every parameter against the epoch, the landscape over
+    // two parameters, the slope along each, and each point's pull; all at this epoch.
     this.descent = el("div", "gx-descent");
     const paramsBox = el("div", "gx-paramsbox");
     this.paramsTitle = el("div", "gx-subtitle", "Parameters by epoch");
     this.paramsDiv = el("div", "gx-chart gx-params");
     this.paramsNote = el("div", "gx-small");
     paramsBox.append(this.paramsTitle, this.paramsDiv, this.paramsNote);
+
+    const landBox = el("div", "gx-landbox");
+    const landHead = el("div", "gx-losshead");
+    landHead.append(el("div", "gx-subtitle", "The loss landscape"));
+    const pair = el("div", "gx-pair");
+    this.pairSel = [el("select"), el("select")];
+    ["across", "up"].forEach((word, a) => {
+      const lab = el("label", "gx-pairlabel");
+      this.pairSel[a].setAttribute("aria-label", a === 0 ? "Parameter across the map" : "Parameter up the map");
+      this.pairSel[a].addEventListener("change", () => this.choosePair(a));
+      lab.append(el("span", "", word), this.pairSel[a]);
+      pair.append(lab);
+    });
+    landHead.append(pair);
+    // The map (drawn once) with a transparent chart on it that moves the path, the step
+    // and the point: Plotly's animate drops a contour from the chart it animates.
+    this.landDiv = el("div", "gx-chart gx-land");
+    this.mapDiv = el("div", "gx-land-map");
+    this.topDiv = el("div", "gx-land-top");
+    this.landDiv.append(this.mapDiv, this.topDiv);
+    this.landNote = el("div", "gx-small");
+    landBox.append(landHead, this.landDiv, this.landNote);
+    this.landBox = landBox;
+    landBox.hidden = true;
+
     const slopeBox = el("div", "gx-slopebox");
     this.slopeTitle = el("div", "gx-subtitle", "The slope: the loss along each parameter");
     this.slopeDiv = el("div", "gx-chart gx-slopes");
     this.slopeNote = el("div", "gx-small");
     slopeBox.append(this.slopeTitle, this.slopeDiv, this.slopeNote);
-    this.slopeBox = slopeBox;
-    this.descent.append(paramsBox, slopeBox);
+
+    const pullBox = el("div", "gx-pullbox");
+    const pullHead = el("div", "gx-losshead");
+    this.pullTitle = el("div", "gx-subtitle", "Each point's pull");
+    this.pullPick = el("div", "gx-chips");
+    this.pullPick.setAttribute("role", "group");
+    this.pullPick.setAttribute("aria-label", "Parameter whose pull is shown");
+    this.pullPick.addEventListener("click", (e) => {
+      const b = e.target.closest("button");
+      if (b) this.choosePull(Number(b.dataset.s));
+    });
+    pullHead.append(this.pullTitle, this.pullPick);
+    this.pullDiv = el("div", "gx-chart gx-pull");
+    this.pullNote = el("div", "gx-small");
+    pullBox.append(pullHead, this.pullDiv, this.pullNote);
+    this.pullBox = pullBox;
+
+    this.descent.append(paramsBox, landBox, slopeBox, pullBox);
     this.descent.hidden = true;
 
     r.append(bar, scrub, this.title, charts, numbers, this.descent);
@@ -307,6 +368,14 @@ class Player {
       this.epoch = Math.min(this.epoch, this.last);
       this.runNote.textContent = this.runSummary();
     }
+    this.landBox.hidden = !data.landscape;
+    if (data.landscape && data.landscape.key !== this.landKey) {
+      this.landKey = data.landscape.key;
+      this.drawn.then(() => this.loadLandscape(data.landscape));
+    } else if (!data.landscape) {
+      this.landKey = null;
+      this.land = null;
+    }
     if (data.nonce !== this.nonce) {
       this.nonce = data.nonce;
       this.epoch = Math.max(0, Math.min(data.epoch, this.last));
@@ -332,11 +401,10 @@ class Player {
     while (!globalThis.Plotly) await new Promise((ok) => setTimeout(ok, 20));
     // Plotly.js arrives once per page; what follows is this run's own drawing.
     this.plotlyWait = Math.max(0, performance.now() - this.received);
-    const config = { displaylogo: false, responsive: true, modeBarButtonsToRemove: ["lasso2d", "select2d"] };
+    const config = CONFIG;
+    const big = (layout) => this.big(layout);
     // A new run on the same data and layout (a new learning rate, say) only moves curves:
     // the fit's curves follow in render(), the loss chart's lines are restyled.
-    // Presenter mode: chart type as large as the player's, for the back of the room.
-    const big = (layout) => (data.present ? { ...layout, font: { ...layout.font, size: 19 } } : layout);
     if (data.fit_key !== this.fitKey) {
       await Plotly.react(this.fitDiv, data.fit.data, big(data.fit.layout), config);
       this.fitKey = data.fit_key;
@@ -360,37 +428,69 @@ class Player {
     }
     this.descent.hidden = !data.descent;
     if (data.descent) {
-      // Drawn two frames after the run's fit and loss, which a person is waiting for (a
-      // Plotly.react of this chart takes tens of milliseconds); its marker follows then.
-      const pf = data.descent.params_fig;
-      this.paramsPending = pf;
-      requestAnimationFrame(() =>
-        requestAnimationFrame(() => {
-          if (this.paramsPending !== pf) return; // a newer run has come
-          this.paramsPending = null;
-          Plotly.react(this.paramsDiv, pf.data, big(pf.layout), config).then(() => this.renderParams(this.epoch));
-        }),
-      );
-      const r = this.runs[0];
-      const n = data.descent.shown.length;
-      this.paramsNote.textContent =
-        n < r.P
-          ? `The ${n} of ${r.P} parameters that moved most. A parameter moves as fast as its gradient times the learning rate: a flat line is a parameter the descent barely moves.`
-          : "A parameter moves as fast as its gradient times the learning rate: a flat line is a parameter the descent barely moves.";
       const d = data.descent;
-      this.slopeBox.hidden = !d.slopes;
-      if (d.slopes) {
-        this.slope = { t: d.slope_t, widths: decode(d.slope_widths), values: decode(d.slopes), along: d.along };
-        this.slopeDiv.classList.toggle("gx-slopes-tall", d.along.length > 2);
-        await Plotly.react(this.slopeDiv, d.slope_fig.data, big(d.slope_fig.layout), config);
+      const r = this.runs[0];
+      // Drawn a few frames after the run's fit and loss, which a person is waiting for (a
+      // Plotly.react of each takes tens of milliseconds), one chart at a time; their
+      // markers follow from then.
+      this.drawLater("params", this.paramsDiv, d.params_fig, 2, () => this.renderParams(this.epoch));
+      const n = d.shown.length;
+      this.paramsNote.textContent =
+        (n < r.P ? `The ${n} of ${r.P} parameters that moved most. ` : "") +
+        "A parameter moves as fast as its gradient times the learning rate: a flat line is a parameter the descent barely moves.";
+      const sl = d.slopes;
+      const G = sl.fig.data[0] ? decode(sl.values).length / (decode(sl.epochs).length * sl.along.length) : 0;
+      this.slope = {
+        along: sl.along,
+        epochs: decode(sl.epochs),
+        values: decode(sl.values),
+        grids: sl.spans.map(([lo, hi]) => Array.from({ length: G }, (_, j) => lo + ((hi - lo) * j) / (G - 1))),
+        spans: sl.spans,
+        G,
+        bottoms: sl.along.map((_, s) => sl.fig.layout[`yaxis${s === 0 ? "" : s + 1}`].range),
+      };
+      this.slopeDiv.classList.toggle("gx-slopes-tall", sl.along.length > 2);
+      this.drawLater("slopes", this.slopeDiv, sl.fig, 3, () => this.renderSlopes(this.epoch));
+      this.pullBox.hidden = !d.pull;
+      if (d.pull) {
+        const pl = d.pull;
+        this.pull = { along: pl.along, words: pl.words, epochs: decode(pl.epochs), shares: decode(pl.shares), preds: decode(pl.preds) };
+        this.pull.n = this.pull.preds.length / this.pull.epochs.length;
+        this.pull.x = decode(pl.fig.data[0].x);
+        if (!(this.pullS < pl.along.length)) this.pullS = 0;
+        this.pullPick.replaceChildren(
+          ...pl.along.map((i, s) => {
+            const b = el("button", "gx-chip", r.names[i]);
+            b.type = "button";
+            b.dataset.s = String(s);
+            b.setAttribute("aria-pressed", String(s === this.pullS));
+            return b;
+          }),
+        );
+        this.drawLater("pull", this.pullDiv, pl.fig, 4, () => this.renderPull(this.epoch));
+        // The error lines on the fit: (x, y) then (x, prediction), a gap after each.
+        this.errorTrace = d.error_trace;
+        const n = this.pull.n;
+        this.errX = new Float64Array(3 * n);
+        this.errY = new Float64Array(3 * n);
+        const ty = decode(data.fit.data[0].y);
+        for (let i = 0; i < n; i++) {
+          this.errX.set([this.pull.x[i], this.pull.x[i], NaN], 3 * i);
+          this.errY.set([ty[i], ty[i], NaN], 3 * i);
+        }
       } else {
-        this.slope = null;
+        this.pull = null;
+        this.errorTrace = null;
+        if (this.pullDiv.data) Plotly.purge(this.pullDiv);
       }
     } else {
-      this.paramsPending = null;
-      if (this.paramsDiv.data) Plotly.purge(this.paramsDiv);
-      if (this.slopeDiv.data) Plotly.purge(this.slopeDiv);
+      this.pending = {};
+      for (const div of [this.paramsDiv, this.slopeDiv, this.pullDiv, this.mapDiv, this.topDiv]) if (div.data) Plotly.purge(div);
       this.slope = null;
+      this.pull = null;
+      this.land = null;
+      this.landKey = null;
+      this.errorTrace = null;
     }
     if (!this.lossDiv.gxClick) {
       this.lossDiv.gxClick = true;
@@ -402,6 +502,33 @@ class Player {
         }
       });
     }
+  }
+
+  /** Presenter mode: chart type as large as the player's, for the back of the room. */
+  big(layout) {
+    return this.data && this.data.present ? { ...layout, font: { ...layout.font, size: 19 } } : layout;
+  }
+
+  /** Draw `fig` in `div` `frames` frames from now, unless a newer figure for the same
+   * chart comes first; `then` runs once it is on screen. Until then the chart's render
+   * skips it (see ready). */
+  drawLater(name, div, fig, frames, then) {
+    this.pending[name] = fig;
+    const go = (left) => {
+      if (this.pending[name] !== fig) return; // a newer one has come
+      if (left > 0) return requestAnimationFrame(() => go(left - 1));
+      Plotly.react(div, fig.data, this.big(fig.layout), CONFIG).then(() => {
+        if (this.pending[name] !== fig) return;
+        this.pending[name] = null;
+        if (then) then();
+      });
+    };
+    go(frames);
+  }
+
+  /** The chart `name` is drawn for the current run. */
+  ready(name, div) {
+    return !this.pending[name] && Boolean(div.data);
   }
 
   setLog(on, fromUser) {
@@ -563,6 +690,14 @@ class Player {
       lossPts.push({ x: [kk], y: [r.loss[kk]] });
       lossTraces.push(3 * i + 2);
     });
+    if (this.pull && this.errorTrace !== null && this.errorTrace < this.fitDiv.data.length) {
+      // Each point's error at the epoch of the pull shown (its curve may be a frame apart).
+      const p = this.pull;
+      const d = floorIndex(p.epochs, Math.min(k, this.runs[0].last));
+      for (let i = 0; i < p.n; i++) this.errY[3 * i + 1] = p.preds[d * p.n + i];
+      fitY.push({ x: this.errX, y: this.errY });
+      fitTraces.push(this.errorTrace);
+    }
     Plotly.animate(this.fitDiv, { data: fitY, traces: fitTraces }, ANIM);
     const loss = { data: lossPts, traces: lossTraces };
     if (this.pendingLoss) {
@@ -573,7 +708,9 @@ class Player {
     }
     Plotly.animate(this.lossDiv, loss, ANIM);
     this.renderParams(k);
-    if (this.slope && this.slopeDiv.data) this.renderSlopes(k);
+    this.renderLandscape(k);
+    this.renderSlopes(k);
+    this.renderPull(k);
     const [ylo, yhi] = this.data.y_range;
     const slack = 0.05 * (yhi - ylo); // a curve that only grazes the edge is still in view
     const off = [];
@@ -588,7 +725,7 @@ class Player {
 
   /** The parameters-by-epoch chart's markers at epoch k (once that run's chart is drawn). */
   renderParams(k) {
-    if (!this.data.descent || !this.paramsDiv.data || this.paramsPending) return;
+    if (!this.data.descent || !this.ready("params", this.paramsDiv)) return;
     const r = this.runs[0];
     const kk = Math.min(k, r.last);
     const shown = this.data.descent.shown;
@@ -596,61 +733,202 @@ class Player {
     Plotly.animate(this.paramsDiv, { data: [marker], traces: [shown.length] }, ANIM);
   }
 
-  /** The slope panels at epoch k: the loss along each parameter through this epoch's
-   * point (computed in Python at the drawn epochs), the tangent whose slope is the
-   * gradient, and the step on the axis. */
+  /** The step after epoch k of run r for parameter i: -lr x gradient for plain SGD (the
+   * step it takes, or at the last epoch would take), the change to the next epoch
+   * otherwise (0 at the last). */
+  stepOf(r, k, i) {
+    if (r.plain_sgd) return -r.lr * r.g(k, i);
+    return k < r.last ? r.p(k + 1, i) - r.p(k, i) : 0;
+  }
+
+  /** The slope panels at epoch k: the loss along each parameter over a fixed span, the
+   * others held at the nearest detail epoch's values (computed in Python), the tangent
+   * whose slope is the gradient, and the step on the axis. Fixed axes: only traces move. */
   renderSlopes(k) {
+    if (!this.slope || !this.ready("slopes", this.slopeDiv)) return;
     const r = this.runs[0];
-    const { t, widths, values, along } = this.slope;
+    const { along, epochs, values, grids, spans, G, bottoms } = this.slope;
     const S = along.length;
-    const G = t.length;
-    const f = r.frameAt(Math.min(k, r.last));
-    const kk = r.frameEpochs[f];
+    const d = floorIndex(epochs, Math.min(k, r.last));
+    const kk = epochs[d];
+    const L0 = r.loss[kk];
     const data = [];
     const traces = [];
-    const layout = {};
     along.forEach((i, s) => {
       const p = r.p(kk, i);
       const g = r.g(kk, i);
-      const w = widths[f * S + s];
-      const xs = t.map((u) => p + w * u);
-      const ys = values.subarray((f * S + s) * G, (f * S + s + 1) * G);
-      const L0 = r.loss[kk];
-      let lo = Infinity;
-      let hi = -Infinity;
-      for (const v of ys) {
-        if (Number.isFinite(v)) {
-          lo = Math.min(lo, v);
-          hi = Math.max(hi, v);
-        }
-      }
-      if (!Number.isFinite(lo)) [lo, hi] = [L0 - 1, L0 + 1];
-      const pad = 0.12 * (hi - lo || Math.abs(hi) || 1);
-      const step = r.plain_sgd ? -r.lr * g : kk < r.last ? r.p(kk + 1, i) - p : 0;
-      const h = 0.6 * w;
-      const base = lo - 0.6 * pad;
+      const h = 0.16 * (spans[s][1] - spans[s][0]);
+      const step = this.stepOf(r, kk, i);
+      const [lo, hi] = bottoms[s];
+      const base = lo + 0.06 * (hi - lo);
       data.push(
-        { x: xs, y: ys },
+        { x: grids[s], y: values.subarray((d * S + s) * G, (d * S + s + 1) * G) },
         { x: [p - h, p + h], y: [L0 - g * h, L0 + g * h] },
         { x: [p], y: [L0] },
         { x: [p, p + step], y: [base, base] },
       );
       traces.push(4 * s, 4 * s + 1, 4 * s + 2, 4 * s + 3);
-      const ax = s === 0 ? "" : String(s + 1);
-      layout[`xaxis${ax}.range`] = [p - w, p + w];
-      layout[`yaxis${ax}.range`] = [lo - pad, hi + pad];
     });
-    // The axes move with the point: one update (an animation of several subplots' axes
-    // can fail inside Plotly while a resize is under way).
-    const update = { x: data.map((d) => d.x), y: data.map((d) => d.y) };
-    Plotly.update(this.slopeDiv, update, layout, traces);
+    Plotly.animate(this.slopeDiv, { data, traces }, ANIM);
     const what = r.plain_sgd
-      ? `The gradient is the slope of this curve: the dashed tangent at epoch ${kk}'s point, whose slope is the gradient in the table. The blue step on the axis is ${MINUS}lr × gradient: downhill, as far as the learning rate says.`
-      : `The gradient is the slope of this curve: the dashed tangent at epoch ${kk}'s point, whose slope is the gradient in the table. The blue step on the axis is the step ${r.optimizer_label} took.`;
-    const others = r.P > 1 ? " Every other parameter is held at its value at this epoch." : "";
-    const drawn = kk !== k ? ` Drawn at epoch ${kk}, the nearest of the epochs drawn for this long run.` : "";
+      ? `The gradient is the slope of this curve: the dashed tangent at epoch ${kk}'s point has the gradient in the table as its slope. The blue arrow on the axis is the step, ${MINUS}lr × gradient: downhill, as far as the learning rate says.`
+      : `The gradient is the slope of this curve: the dashed tangent at epoch ${kk}'s point has the gradient in the table as its slope. The blue arrow on the axis is the step ${r.optimizer_label} took.`;
+    const others = r.P > 1 ? " Every other parameter is held at its value at this epoch, so each curve shifts as they train." : "";
+    const drawn = kk !== k ? ` Drawn at epoch ${kk}, the nearest of the ${epochs.length} epochs drawn for this long run.` : "";
     const which = S < r.P ? ` The ${S} parameters with the largest gradients over the run.` : "";
     this.slopeNote.textContent = what + others + which + drawn;
+  }
+
+  // ------------------------------------------------------------------ the landscape
+
+  loadLandscape(land) {
+    const r = this.runs[0];
+    if (!r) return;
+    const maps = decode(land.maps);
+    const R = land.resolution;
+    const [i, j] = land.along;
+    const path = { x: new Float64Array(r.last + 1), y: new Float64Array(r.last + 1) };
+    for (let k = 0; k <= r.last; k++) {
+      path.x[k] = r.p(k, i);
+      path.y[k] = r.p(k, j);
+    }
+    this.land = { ...land, maps, R, path, shown: -1 };
+    // The pair's menus: every parameter, the two shown chosen.
+    this.pairSel.forEach((sel, a) => {
+      sel.replaceChildren(
+        ...r.names.map((name, b) => {
+          const o = el("option", "", name);
+          o.value = String(b);
+          return o;
+        }),
+      );
+      sel.value = String(land.along[a]);
+      sel.disabled = r.P <= 2;
+    });
+    const map = land.fig.map;
+    const contour = { ...map.data[0], x: decode(map.data[0].x), y: decode(map.data[0].y), ...this.mapZ(0) };
+    this.land.shown = 0;
+    this.drawLater("land", this.mapDiv, { data: [contour, ...map.data.slice(1)], layout: map.layout }, 2);
+    this.drawLater("landTop", this.topDiv, land.fig.top, 2, () => this.renderLandscape(this.epoch));
+  }
+
+  /** Map m's z (log10 of the loss, for the colour) and customdata (the loss, for hover). */
+  mapZ(m) {
+    const { maps, R, zmin } = this.land;
+    const z = [];
+    const raw = [];
+    for (let a = 0; a < R; a++) {
+      const row = maps.subarray((m * R + a) * R, (m * R + a + 1) * R);
+      raw.push(Array.from(row, (v) => (Number.isFinite(v) ? v : null)));
+      z.push(Array.from(row, (v) => (Number.isFinite(v) ? (v > 0 ? Math.log10(v) : zmin) : null)));
+    }
+    return { z, customdata: raw };
+  }
+
+  renderLandscape(k) {
+    const L = this.land;
+    if (!L || !this.runs || !this.ready("land", this.mapDiv) || !this.ready("landTop", this.topDiv)) return;
+    const r = this.runs[0];
+    const kk = Math.min(k, r.last);
+    const m = L.exact ? 0 : floorIndex(L.epochs, kk);
+    if (m !== L.shown) {
+      // Another epoch's map (models with more than two parameters): a restyle of the
+      // contour, a few times over a run.
+      L.shown = m;
+      const { z, customdata } = this.mapZ(m);
+      Plotly.restyle(this.mapDiv, { z: [z], customdata: [customdata] }, [0]);
+    }
+    const [i, j] = L.along;
+    const px = r.p(kk, i);
+    const py = r.p(kk, j);
+    const sx = this.stepOf(r, kk, i);
+    const sy = this.stepOf(r, kk, j);
+    const rose = kk < r.last && r.loss[kk + 1] > r.loss[kk];
+    const arrow = { x: [px, px + sx], y: [py, py + sy] };
+    const none = { x: [null], y: [null] };
+    const moves = sx !== 0 || sy !== 0;
+    Plotly.animate(
+      this.topDiv,
+      {
+        data: [
+          { x: L.path.x.subarray(0, kk + 1), y: L.path.y.subarray(0, kk + 1) },
+          moves && !rose ? arrow : none,
+          moves && rose ? arrow : none,
+          { x: [px], y: [py] },
+        ],
+        traces: [0, 1, 2, 3],
+      },
+      ANIM,
+    );
+    const [xn, yn] = L.names;
+    const step = r.plain_sgd
+      ? `The arrow is the step about to be taken, ${MINUS}lr × gradient, to scale`
+      : `The arrow is the step ${r.optimizer_label} takes next, to scale`;
+    const colour = kk < r.last ? (rose ? ": orange, the loss rose after it (the step overshot)" : ": green, the loss fell after it") : "";
+    const held = L.exact
+      ? ` The map is exact: ${xn} and ${yn} are all this model's parameters.`
+      : ` Every other parameter is held at its value at epoch ${L.epochs[m]}${L.epochs[m] !== kk ? `, the nearest of the ${L.epochs.length} epochs mapped` : ""}: as they train, the valley moves, and the path's earlier points need not sit on this map.`;
+    const best = L.fig.map.data.length > 2 ? " The star is the least-squares optimum, the best fit possible." : "";
+    this.landNote.textContent = `Colour is the loss on a log scale, dark where it is low. The white line is the path so far. ${step}${colour}.${best}${held}`;
+  }
+
+  choosePair(a) {
+    if (!this.land || !this.setStateValue) return;
+    const r = this.runs[0];
+    let x = Number(this.pairSel[0].value);
+    let y = Number(this.pairSel[1].value);
+    if (x === y) {
+      // The same parameter twice: the other menu takes the one this menu left.
+      const left = this.land.along[a];
+      if (a === 0) y = left;
+      else x = left;
+      this.pairSel[0].value = String(x);
+      this.pairSel[1].value = String(y);
+    }
+    this.landNote.textContent = `Drawing the map over ${r.names[x]} and ${r.names[y]}…`;
+    this.setStateValue("along", `${r.names[x]},${r.names[y]}`);
+  }
+
+  // ------------------------------------------------------------------ each point's pull
+
+  choosePull(s) {
+    this.pullS = s;
+    for (const b of this.pullPick.children) b.setAttribute("aria-pressed", String(Number(b.dataset.s) === s));
+    this.renderPull(this.epoch);
+  }
+
+  /** Each point's share of the gradient of the chosen parameter, at the nearest epoch with
+   * one at or before k: bars that add up to the gradient in the table. */
+  renderPull(k) {
+    const P = this.pull;
+    if (!P || !this.ready("pull", this.pullDiv)) return;
+    const r = this.runs[0];
+    const kk = Math.min(k, r.last);
+    const d = floorIndex(P.epochs, kk);
+    const e = P.epochs[d];
+    const S = P.along.length;
+    const s = Math.min(this.pullS, S - 1);
+    const i = P.along[s];
+    const down = new Array(P.n);
+    const up = new Array(P.n);
+    let most = 0;
+    for (let q = 0; q < P.n; q++) {
+      const v = P.shares[(d * P.n + q) * S + s];
+      down[q] = v > 0 ? v : null;
+      up[q] = v < 0 ? v : null;
+      most = Math.max(most, Math.abs(v));
+    }
+    const a = most > 0 ? 1.15 * most : 1;
+    Plotly.animate(this.pullDiv, { data: [{ y: down }, { y: up }], traces: [0, 1], layout: { yaxis: { range: [-a, a] } } }, ANIM);
+    const name = r.names[i];
+    this.pullTitle.textContent = `Each point's pull on ${name}`;
+    const at = e !== kk ? ` Drawn at epoch ${e}, the nearest of the ${P.epochs.length} epochs drawn for this long run.` : "";
+    this.pullNote.textContent =
+      `Each bar is one point's share of the gradient of ${name}; the bars add up to its gradient in the table, ${r.gradText(e, i)} at epoch ${e}${r.isNoise(e, i) ? " (they cancel: rounding noise)" : ""}. ` +
+      `A bar above zero pulls ${name} down (descent moves against the gradient), one below pulls it up; the grey lines on the fit are the errors. ` +
+      (P.words ? `${P.words} ` : "") +
+      (this.data.fit.data.some((t) => t.name === "outliers (added)") ? "Outliers the outliers setting added have a black edge here and a red ring on the fit." : "") +
+      at;
   }
 
   renderSingle(k) {
@@ -675,17 +953,17 @@ class Player {
     t.appendChild(el("thead")).appendChild(hr);
     const tb = t.appendChild(el("tbody"));
     // One number of digits for the whole value column: enough to show every change, up to
-    // TABLE_DIGITS (what fits a phone). A smaller change, such as a float64 rounding error
-    // in a gradient that is 0 in exact arithmetic, shows in the lr × gradient and step cells.
+    // TABLE_DIGITS (what fits a phone). A smaller change, such as a step on a gradient that
+    // is rounding noise (0 in exact arithmetic; its cells say ≈ 0, and a note why), is left
+    // out of the value column.
     const digits = hasNext
       ? Math.min(TABLE_DIGITS, Math.max(...order.map((i) => pairDigits(r.p(k, i), r.p(k + 1, i)))))
       : 4;
     for (const i of order) {
       const v = r.p(k, i);
-      const g = r.g(k, i);
       const after = hasNext ? r.p(k + 1, i) : null;
       const [vs, as] = hasNext ? [fmt(v, digits, true), fmt(after, digits, true)] : [fmt(v), "—"];
-      const cells = [r.names[i], vs, fmt(g), fmt(r.lr * g)];
+      const cells = [r.names[i], vs, r.gradText(k, i), r.gradText(k, i, r.lr)];
       if (!r.plain_sgd) cells.push(hasNext ? fmt(after - v) : "—");
       cells.push(as);
       const tr = el("tr");
@@ -706,6 +984,14 @@ class Player {
       );
     }
     const notes = [];
+    const noisy = order.filter((i) => r.isNoise(k, i));
+    if (noisy.length) {
+      const which = noisy.map((i) => `${r.names[i]} (${fmt(r.g(k, i))})`).join(", ");
+      notes.push([
+        "info",
+        `≈ 0: the gradient computed for ${which} is rounding noise. Its per-point terms cancel exactly, so it is 0 up to float64's rounding: this parameter is at the bottom in its own direction, and the step leaves it (almost) where it is.`,
+      ]);
+    }
     if (hasNext) {
       const [b, a] = fmtPair(r.loss[k], r.loss[k + 1]);
       const change = r.loss[k + 1] - r.loss[k];
@@ -714,9 +1000,9 @@ class Player {
         document.createTextNode(`${b} before → ${a} after (${signed(change, 3)})`),
       );
       if (r.plain_sgd) {
-        const i = order[0];
+        const i = order.find((j) => !r.isNoise(k, j)) ?? order[0]; // a step worth showing
         const [v, after] = fmtPair(r.p(k, i), r.p(k + 1, i));
-        this.worked.textContent = `The step, for ${r.names[i]}: ${v} ${MINUS} ${fmt(r.lr)} × (${fmt(r.g(k, i))}) = ${after}. Every parameter moves against its gradient, scaled by the learning rate.`;
+        this.worked.textContent = `The step, for ${r.names[i]}: ${v} ${MINUS} ${fmt(r.lr)} × (${r.gradText(k, i)}) = ${after}. Every parameter moves against its gradient, scaled by the learning rate.`;
       } else {
         this.worked.textContent = r.minibatch
           ? `With mini-batches of ${r.batch} points, each epoch takes several steps, each on its own batch's gradient: the step taken is not simply lr × this gradient (over all the points).`

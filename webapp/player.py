@@ -20,7 +20,8 @@ import numpy as np
 import plotly
 import streamlit as st
 
-from explorer import LOSSES, OPTIMIZERS, History, figures
+from explorer import LOSSES, OPTIMIZERS, History, descent_figures, figures
+from explorer.descent import grad_scales, rounding_noise
 
 HERE = Path(__file__).resolve().parent
 PLOTLY_JS = Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
@@ -103,8 +104,18 @@ def run_payload(name: str, colour: str, h: History, floor: float | None = None) 
         frame_preds=figures.packed(h.frame_preds),
         ranges=figures.loss_ranges(h.loss, floor),
         rises=len(figures.rises(h.loss)),
+        noise=rounding_noise_spans(h),
         notes=epoch_notes(h, plain_sgd),
     )
+
+
+def rounding_noise_spans(h: History) -> list[list[int]]:
+    """``[parameter, first, last]`` for each run of epochs at which that parameter's
+    gradient is rounding noise around 0 (``descent.rounding_noise``): the table shows ≈ 0
+    there, not the noise."""
+    last = h.last_epoch + 1
+    noise = rounding_noise(h.grads[:last], grad_scales(h))
+    return [[i, a, b] for i in range(noise.shape[1]) for a, b in figures.spans(noise[:, i])]
 
 
 def dead_relu_words(i: int, relus: int, momentum: bool = False) -> str:
@@ -165,8 +176,11 @@ def epoch_notes(h: History, plain_sgd: bool) -> list[dict]:
     return notes
 
 
-def timeline(runs: Sequence[tuple[str, str, History]], labels=("x", "y")) -> Timeline:
-    """The player's data for ``[(name, colour, history), ...]`` (all with epoch 0 finite)."""
+def timeline(
+    runs: Sequence[tuple[str, str, History]], labels=("x", "y"), outliers: tuple[int, ...] = ()
+) -> Timeline:
+    """The player's data for ``[(name, colour, history), ...]`` (all with epoch 0 finite);
+    ``outliers``: the points the outliers setting pushed off (ringed on the fit)."""
     fit = figures.player_fit_figure(list(runs), labels)
     loss = figures.player_loss_figure(list(runs))
     descent = None
@@ -175,17 +189,25 @@ def timeline(runs: Sequence[tuple[str, str, History]], labels=("x", "y")) -> Tim
         h = runs[0][2]
         best = figures.best_fit(h)
         shown = figures.shown_params(h)
+        plain = run_payload_plain_sgd(h)
+        along = descent_figures.slope_params(h)
         descent = dict(
             shown=shown,
             params_fig=figures.player_params_figure(h, shown),
             best=None if best is None else dict(loss=best["loss"], params=best["params"].tolist()),
+            slopes=descent_figures.slope_view(h, along, plain),
+            pull=descent_figures.pull_view(h, along, outliers, labels),
         )
-        # The slope panels (figures.player_slope_figure, descent.slopes) are not sent: drawn
-        # at every epoch they cost 40-50 ms a step in the browser, past the player's 50 ms.
+        # After the runs' own traces (the player moves those by index): the best fit, the
+        # outliers, then the error lines, whose index the player is told.
         if best is not None:
-            # After the runs' own traces: the player moves those by index.
             fit["data"].append(figures.best_fit_trace(h, best))
             loss["data"].append(figures.floor_trace(h, best["loss"]))
+        if outliers:
+            fit["data"].append(descent_figures.outliers_trace(h, outliers, labels))
+        if descent["pull"] is not None:
+            descent["error_trace"] = len(fit["data"])
+            fit["data"].append(descent_figures.error_lines_trace())
     floor = None if best is None else best["loss"]
     payload = tuple(run_payload(n, c, h, floor) for n, c, h in runs)
     digest = hashlib.sha256()
@@ -254,6 +276,13 @@ def _on_log(key: str) -> None:
         st.query_params["log"] = "1" if log else "0"
 
 
+def _on_along(key: str) -> None:
+    along = _reported(key, "along")
+    if isinstance(along, str) and along.count(",") == 1:
+        st.session_state["gx_along"] = tuple(along.split(","))
+        st.query_params["along"] = along
+
+
 def shown_epoch() -> int:
     """The epoch the player last reported (or was sent to)."""
     return int(st.session_state.get("gx_epoch", 0))
@@ -273,8 +302,11 @@ def load_plotly() -> None:
         st.session_state["gx_plotly_sent"] = True
 
 
-def show(key: str, t: Timeline, *, loss_title: str, present: bool = False) -> None:
-    """Mount the player for the timeline ``t``."""
+def show(
+    key: str, t: Timeline, *, loss_title: str, present: bool = False, landscape: dict | None = None
+) -> None:
+    """Mount the player for the timeline ``t`` (and, for a single run, its ``landscape``:
+    ``descent_figures.landscape_view`` with a ``key``)."""
     nonce, epoch = st.session_state.get("gx_force", (0, 0))
     log = st.session_state.get("gx_log")
     data = dict(
@@ -293,10 +325,12 @@ def show(key: str, t: Timeline, *, loss_title: str, present: bool = False) -> No
         log=bool(t.wide if log is None else log),
         present=present,
         descent=t.descent,
+        landscape=landscape,
     )
     _player(
         key=key,
         data=data,
         on_epoch_change=lambda: _on_epoch(key),
         on_log_change=lambda: _on_log(key),
+        on_along_change=lambda: _on_along(key),
     )

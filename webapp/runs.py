@@ -7,6 +7,7 @@ same object.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,6 +15,8 @@ import streamlit as st
 
 from explorer import PRESETS, History
 from explorer.api import RunSpec, run
+from explorer.descent import moved_most
+from explorer.descent_figures import landscape_view
 from explorer.figures import COLORS
 
 from .player import Timeline, timeline
@@ -27,6 +30,7 @@ class Run:
     timeline: Timeline | None  # what the player draws (None: not finite even at epoch 0)
     labels: tuple[str, str]
     key: tuple  # everything that decides the run (its cache key)
+    outliers: tuple[int, ...] = ()  # the points the outliers setting pushed off
 
 
 def run_key(spec: RunSpec, data_key: tuple) -> tuple:
@@ -45,9 +49,34 @@ def get_run(spec: RunSpec, data_key: tuple) -> Run:
 def _cached_run(key: tuple, _spec: RunSpec) -> Run:
     h = run(_spec)
     labels = (_spec.data.x_label, _spec.data.y_label)
+    out = _spec.data.outliers
     if h.last_epoch < 0:
-        return Run(h, None, labels, key)
-    return Run(h, timeline([("model", COLORS["model"], h)], labels), labels, key)
+        return Run(h, None, labels, key, out)
+    return Run(h, timeline([("model", COLORS["model"], h)], labels, out), labels, key, out)
+
+
+def landscape(run: Run, along: tuple[str, str] | None) -> tuple[dict, str | None]:
+    """The landscape the player draws for ``run`` over the parameters ``along`` (None: the
+    two that moved most), and a note when ``along`` names parameters the model does not
+    have (the default is drawn then)."""
+    names = run.history.param_names
+    note = None
+    if along is not None and not (along[0] in names and along[1] in names and along[0] != along[1]):
+        note = (
+            f"The link's landscape parameters ({', '.join(along)}) are not two of this "
+            f"model's ({', '.join(names)}): showing the two that moved most."
+        )
+        along = None
+    if along is None:
+        along = moved_most(run.history)
+    return _cached_landscape(run.key, tuple(along), _h=run.history), note
+
+
+@st.cache_resource(max_entries=MAX_CACHED_RUNS, show_spinner=False)
+def _cached_landscape(key: tuple, along: tuple[str, str], _h: History) -> dict:
+    view = landscape_view(_h, along)
+    view["key"] = hashlib.sha256(repr((key, along)).encode()).hexdigest()[:16]
+    return view
 
 
 def hand_ranges(spec: RunSpec) -> dict[str, tuple[float, float, float]]:

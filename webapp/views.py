@@ -9,12 +9,13 @@ from explorer import LOSSES, figures
 from explorer.api import RunSpec, compare_specs, comparison_rows, start
 from explorer.export import history_csv, history_json
 from explorer.figures import fmt
+from explorer.descent import ROUNDING_NOISE
 from explorer.train import evaluate
 
 from . import charts, player
 from .controls import Choices
 from .links import link_hand_values
-from .runs import Run, get_run, hand_ranges
+from .runs import Run, get_run, hand_ranges, landscape
 
 TABLE_ROWS = player.TABLE_ROWS
 
@@ -65,11 +66,15 @@ def train_view(run: Run, present: bool = False) -> None:
 def _train_player(run: Run, present: bool) -> None:
     # A fragment: the epoch coming back for the link reruns only this.
     h = run.history
+    land, note = landscape(run, st.session_state.get("gx_along"))
+    if note:
+        st.caption(note)
     player.show(
         "train_player",
         run.timeline,
         loss_title=f"{LOSSES[h.config['loss']].title(h.config)} by epoch",
         present=present,
+        landscape=land,
     )
 
 
@@ -216,15 +221,12 @@ def _compare_table(runs: dict, spec: RunSpec) -> dict[str, list]:
     return cols
 
 
-NOISE = 1e-9  # a gradient this small next to the terms it adds up is rounding noise
-
-
 def gradient_advice(g: float, scale: float) -> tuple[str, str]:
     """A gradient entry as the fit-by-hand table shows it, and what to do with its
     parameter to lower the loss. ``scale`` is the sum of the sizes of the per-point terms
     the entry adds up (``Evaluation.grad_scale``): next to it, a gradient of 1e-9 of it or
     less is rounding noise around 0 (or 0 itself, when every term is 0)."""
-    if scale == 0 or abs(g) <= NOISE * scale:
+    if scale == 0 or abs(g) <= ROUNDING_NOISE * scale:
         if g == 0:
             return "0", "leave it: at a minimum in this direction"
         return "≈ 0", "leave it: at a minimum in this direction (the gradient is rounding noise)"

@@ -1,0 +1,457 @@
+"""The descent's charts for the player, as plain Plotly dicts with the data they move
+through: the loss landscape over two parameters, the slope along each parameter, and
+each point's pull on the gradient.
+
+Each chart is drawn once per run; the player moves its scatter traces (and, for models
+with more than two parameters, swaps the landscape's map) as the epoch moves, with fixed
+axes, so that no epoch costs a redraw. What changes with the epoch is computed here, at a
+few "detail" epochs (every epoch of a short run; for a long one, the first epochs and a
+geometric spacing after, like the animation's frames), and the player says when it shows
+the nearest of them instead of the epoch itself.
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+import jax
+import numpy as np
+
+from .descent import contributions_at, landscapes, moved_most, slopes
+from .figures import COLORS, _axis, _layout, packed, plotly_text
+from .losses import LOSSES
+from .train import History, frame_epochs
+
+DETAIL_EPOCHS = 120  # epochs with a slope curve and each point's pull (at most)
+MAP_EPOCHS = 24  # maps of the landscape for a model with more than two parameters
+RESOLUTION = MappingProxyType({"exact": 61, "held": 41})  # grid points per axis
+SLOPE_POINTS = 41  # values per parameter on each slope panel's curve
+SLOPE_PANELS = 4
+PULL_POINTS = 500  # the pull and the error lines are drawn for data up to this size
+PULL_BUDGET = 60_000  # numbers per run for the pull: fewer epochs for more points
+# The landscape: low loss dark (the valley floor), high loss light; the path white on it;
+# the step green when the loss fell after it, orange when it rose.
+MAP_SCALE = (
+    (0.0, "#081d58"),
+    (0.25, "#225ea8"),
+    (0.5, "#41b6c4"),
+    (0.75, "#c7e9b4"),
+    (1.0, "#ffffd9"),
+)
+STEP_COLORS = MappingProxyType({"fell": "#22c55e", "rose": "#f97316"})
+PULL_COLORS = MappingProxyType({"down": "#e4572e", "up": "#2563eb", "outlier": "#111827"})
+
+
+def detail_epochs(h: History, most: int = DETAIL_EPOCHS) -> np.ndarray:
+    """Every epoch of a run up to ``most`` epochs long; for longer runs, the first epochs
+    and a geometric spacing after them, ending on the last finite epoch."""
+    return frame_epochs(max(h.last_epoch, 0), most)
+
+
+def _margin(lo: float, hi: float, share: float = 0.1) -> tuple[float, float]:
+    pad = share * (hi - lo) if hi > lo else max(0.25 * abs(lo), 0.5)
+    return lo - pad, hi + pad
+
+
+# ----------------------------------------------------------------------------- landscape
+
+
+def landscape_view(h: History, along: tuple[str, str] | None = None) -> dict:
+    """The landscape over two parameters (default: the two that moved most), as the
+    player draws it: two figures of the same axes, one on the other: ``map`` (the map,
+    the start and, where there is one, the least-squares optimum; drawn once) and ``top``
+    (0 the path, 1 and 2 the step when the loss fell or rose after it, 3 the current
+    point; moved at every epoch, see player.js), the maps
+    (one for a two-parameter model, whose map is exact; else one per map epoch, every
+    other parameter held at its value then), and the path's columns."""
+    along = moved_most(h) if along is None else tuple(along)
+    exact = h.model.n_params == 2
+    if exact:
+        epochs = np.array([0])
+    else:
+        epochs = detail_epochs(h, MAP_EPOCHS)
+    res = RESOLUTION["exact" if exact else "held"]
+    maps = landscapes(h, epochs.tolist(), along=along, resolution=res)
+    first = maps[0]
+    stack = np.stack([m.loss for m in maps])
+    finite = stack[np.isfinite(stack) & (stack > 0)]
+    if finite.size:
+        zmin, zmax = float(np.log10(finite.min())), float(np.log10(finite.max()))
+    else:
+        zmin, zmax = 0.0, 1.0
+    if zmax - zmin < 1e-9:
+        zmin, zmax = zmin - 0.5, zmax + 0.5
+    i = [h.param_names.index(a) for a in along]
+    optimum = first.optimum
+    return dict(
+        along=[int(i[0]), int(i[1])],
+        names=list(along),
+        exact=exact,
+        epochs=[int(e) for e in epochs],
+        resolution=res,
+        maps=packed(stack),  # raw losses, (M, R, R): the player takes their log for colour
+        zmin=zmin,
+        zmax=zmax,
+        colors=dict(STEP_COLORS),
+        fig=_landscape_figure(h, first, along, zmin, zmax, optimum),
+    )
+
+
+def _log_ticks(zmin: float, zmax: float) -> tuple[list[float], list[str]]:
+    """Colour-bar ticks at 1, 2 and 5 times powers of ten (fewer for a wide range)."""
+    span = zmax - zmin
+    mults = (1, 2, 5) if span < 3 else (1,)
+    step = max(1, int(np.ceil(span / 6))) if span >= 3 else 1
+    vals, text = [], []
+    for e in range(int(np.floor(zmin)), int(np.ceil(zmax)) + 1, step):
+        for m in mults:
+            v = np.log10(m) + e
+            if zmin <= v <= zmax:
+                vals.append(float(v))
+                text.append(_tick_text(m * 10.0**e))
+    if len(vals) < 2:
+        vals = [zmin, zmax]
+        text = [_tick_text(10**zmin), _tick_text(10**zmax)]
+    return vals, text
+
+
+def _tick_text(v: float) -> str:
+    if 1e-3 <= v < 1e4:
+        return f"{v:.3g}"
+    return f"{v:.0e}".replace("e+0", "e").replace("e-0", "e-").replace("e+", "e")
+
+
+def _landscape_figure(h, first, along, zmin, zmax, optimum) -> dict:
+    xname, yname = (plotly_text(a) for a in along)
+    vals, text = _log_ticks(zmin, zmax)
+    levels = 24
+    contour = dict(
+        type="contour",
+        name="loss",
+        x=packed(first.xs, "<f8"),
+        y=packed(first.ys, "<f8"),
+        z=None,  # the player fills in log10(loss) of the map shown, and the loss itself
+        customdata=None,
+        zauto=False,
+        zmin=zmin,
+        zmax=zmax,
+        autocontour=False,
+        contours=dict(start=zmin, end=zmax, size=(zmax - zmin) / levels, coloring="heatmap"),
+        line=dict(width=0.6, color="rgba(255,255,255,0.35)"),
+        colorscale=[list(c) for c in MAP_SCALE],
+        colorbar=dict(
+            title=dict(text="loss", side="right"),
+            tickvals=vals,
+            ticktext=text,
+            thickness=12,
+            len=1.0,
+            x=1.0,
+            xanchor="left",
+            xpad=8,
+        ),
+        hovertemplate=(
+            f"{xname} = %{{x:.4g}}<br>{yname} = %{{y:.4g}}<br>loss %{{customdata:.4g}}"
+            "<extra></extra>"
+        ),
+    )
+    common = dict(type="scatter", x=[None], y=[None], showlegend=False)
+    still = [
+        contour,
+        dict(
+            common,
+            mode="markers",
+            name="start",
+            x=[float(first.path[0, 0])],
+            y=[float(first.path[0, 1])],
+            marker=dict(color="white", size=9, symbol="circle-open", line=dict(width=2)),
+            hovertemplate=f"start: {xname} = %{{x:.6g}}, {yname} = %{{y:.6g}}<extra></extra>",
+        ),
+    ]
+    if optimum is not None:
+        still.append(
+            dict(
+                common,
+                mode="markers",
+                name="least squares",
+                x=[float(optimum[0])],
+                y=[float(optimum[1])],
+                marker=dict(color="white", size=14, symbol="star", line=dict(color="#111827", width=1)),
+                hovertemplate=(
+                    f"the best possible fit (least squares):<br>{xname} = %{{x:.6g}}, "
+                    f"{yname} = %{{y:.6g}}<extra></extra>"
+                ),
+            )
+        )
+    moving = [
+        dict(common, mode="lines", name="path", line=dict(color="white", width=2.5)),
+        *(
+            dict(
+                common,
+                mode="lines+markers",
+                name=f"step ({kind})",
+                line=dict(color=color, width=3),
+                marker=dict(size=[0, 14], symbol="arrow", angleref="previous", color=color),
+                cliponaxis=False,
+            )
+            for kind, color in STEP_COLORS.items()
+        ),
+        dict(
+            common,
+            mode="markers",
+            name="this epoch",
+            marker=dict(color=COLORS["model"], size=11, line=dict(color="white", width=2)),
+        ),
+    ]
+    layout = _layout(
+        "",
+        xname,
+        yname,
+        [float(first.xs[0]), float(first.xs[-1])],
+        [float(first.ys[0]), float(first.ys[-1])],
+    )
+    for key in ("title", "height"):
+        layout.pop(key)
+    # Fixed margins on both charts (no room made for the colour bar by Plotly, which would
+    # move one plot area and not the other): the moving chart lies exactly on the map.
+    layout.update(
+        autosize=True,
+        showlegend=False,
+        dragmode=False,
+        margin=dict(l=60, r=78, t=12, b=46, autoexpand=False),
+    )
+    for ax in ("xaxis", "yaxis"):
+        layout[ax]["fixedrange"] = True
+    top = dict(layout, paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)")
+    for ax in ("xaxis", "yaxis"):
+        top[ax] = dict(
+            layout[ax], showgrid=False, showticklabels=False, ticks="", title=dict(text="")
+        )
+    return dict(map=dict(data=still, layout=layout), top=dict(data=moving, layout=top))
+
+
+# ----------------------------------------------------------------------------- slopes
+
+
+def slope_params(h: History, most: int = SLOPE_PANELS) -> list[int]:
+    """The parameters of the slope panels and the pull: all of them, or the ``most`` with
+    the largest gradients over the run (in ``param_names`` order)."""
+    p = h.model.n_params
+    if p <= most:
+        return list(range(p))
+    size = np.max(np.abs(h.grads[: h.last_epoch + 1]), axis=0) if h.last_epoch >= 0 else np.zeros(p)
+    return sorted(np.argsort(-size, kind="stable")[:most].tolist())
+
+
+def steps(h: History, epochs: np.ndarray, plain_sgd: bool) -> np.ndarray:
+    """(E, P) the step each parameter takes after each epoch: -lr x gradient for plain
+    SGD (drawn even at the last epoch: the step the run would take next), the change to
+    the next epoch otherwise (0 at the last)."""
+    if plain_sgd:
+        return -float(h.config["lr"]) * h.grads[epochs]
+    nxt = np.minimum(epochs + 1, h.last_epoch)
+    return h.params[nxt] - h.params[epochs]
+
+
+def slope_view(h: History, along: list[int], plain_sgd: bool) -> dict:
+    """The slope panels: for each parameter in ``along``, the loss along it over a fixed
+    span (its whole path and every step, with a margin), every other parameter at its
+    value at each detail epoch."""
+    epochs = detail_epochs(h)
+    last = h.last_epoch
+    path = h.params[: last + 1][:, along]
+    ends = path[epochs] + steps(h, epochs, plain_sgd)[:, along]
+    both = np.vstack([path, ends])
+    spans = np.array(
+        [_margin(float(lo), float(hi)) for lo, hi in zip(both.min(0), both.max(0), strict=True)]
+    )
+    values = slopes(h, epochs, along, spans, SLOPE_POINTS)
+    y_ranges = []
+    own = h.loss[epochs]
+    for s in range(len(along)):
+        v = values[:, s, :]
+        v = v[np.isfinite(v)]
+        lo = float(min(v.min(), own.min())) if v.size else float(own.min())
+        hi = float(own.max())
+        lo, hi = lo - 0.12 * (hi - lo or 1.0), hi + 0.25 * (hi - lo or 1.0)
+        y_ranges.append([lo, hi])
+    return dict(
+        along=along,
+        epochs=packed(epochs, "<i4"),
+        spans=spans.tolist(),
+        values=packed(values),
+        fig=_slope_figure(h, along, spans, y_ranges),
+    )
+
+
+def _slope_figure(h: History, along: list[int], spans, y_ranges) -> dict:
+    """One panel per parameter in ``along`` (2 to a row): per panel s, traces 4s: the loss
+    along the parameter, 4s + 1: the tangent (slope = the gradient), 4s + 2: the current
+    point, 4s + 3: the step on the axis. Fixed axes: the player moves the traces only."""
+    n = len(along)
+    cols = 1 if n == 1 else 2
+    rows = -(-n // cols)
+    gx, gy = 0.14, 0.22 if rows > 1 else 0.0
+    w = (1 - gx * (cols - 1)) / cols
+    hgt = (1 - gy * (rows - 1)) / rows
+    layout = _layout("", "", "")
+    for key in ("title", "height", "xaxis", "yaxis"):
+        layout.pop(key)
+    layout.update(autosize=True, showlegend=False, margin=dict(l=56, r=14, t=12, b=44))
+    data = []
+    for s, i in enumerate(along):
+        ax = "" if s == 0 else str(s + 1)
+        r, c = divmod(s, cols)
+        x0, y1 = c * (w + gx), 1 - r * (hgt + gy)
+        name = plotly_text(h.param_names[i])
+        layout[f"xaxis{ax}"] = dict(
+            _axis(name, [float(spans[s][0]), float(spans[s][1])]),
+            domain=[x0, x0 + w],
+            anchor=f"y{ax}",
+            nticks=5,
+            exponentformat="e",
+        )
+        layout[f"yaxis{ax}"] = dict(
+            _axis("loss" if c == 0 else "", y_ranges[s]),
+            domain=[y1 - hgt, y1],
+            anchor=f"x{ax}",
+            nticks=4,
+            exponentformat="e",
+        )
+        common = dict(type="scatter", xaxis=f"x{ax}", yaxis=f"y{ax}", x=[None], y=[None])
+        data += [
+            dict(
+                common,
+                mode="lines",
+                name=f"loss along {name}",
+                line=dict(color=COLORS["targets"], width=2),
+                hovertemplate=f"{name} = %{{x:.5g}}<br>loss %{{y:.5g}}<extra></extra>",
+            ),
+            dict(
+                common,
+                mode="lines",
+                name="tangent",
+                line=dict(color=COLORS["model"], width=2, dash="dash"),
+                hoverinfo="skip",
+            ),
+            dict(
+                common,
+                mode="markers",
+                name="this epoch",
+                marker=dict(color=COLORS["model"], size=9),
+                hovertemplate=f"{name} = %{{x:.5g}}<br>loss %{{y:.5g}}<extra>this epoch</extra>",
+            ),
+            dict(
+                common,
+                mode="lines+markers",
+                name="step",
+                line=dict(color="#2563eb", width=3),
+                marker=dict(color="#2563eb", size=[0, 12], symbol="arrow", angleref="previous"),
+                cliponaxis=False,
+                hovertemplate=f"{name} after the step: %{{x:.5g}}<extra>step</extra>",
+            ),
+        ]
+    return dict(data=data, layout=layout)
+
+
+# ----------------------------------------------------------------------------- the pull
+
+
+def pull_view(
+    h: History, along: list[int], outliers: tuple[int, ...] = (), labels=("x", "y")
+) -> dict | None:
+    """Each point's share of the gradient for each parameter in ``along`` and each point's
+    prediction, at the detail epochs (fewer for many points: PULL_BUDGET numbers at most);
+    None for more than PULL_POINTS points."""
+    n = len(h.x)
+    if n > PULL_POINTS or h.last_epoch < 0:
+        return None
+    per_epoch = n * (len(along) + 1)
+    most = max(2, min(DETAIL_EPOCHS, PULL_BUDGET // per_epoch))
+    epochs = detail_epochs(h, most)
+    shares = contributions_at(h, epochs.tolist())[:, :, along]  # (E, n, S)
+    preds = np.asarray(jax.vmap(h.model.predict, in_axes=(0, None))(h.params[epochs], h.x))
+    xmin, xmax = float(np.min(h.x)), float(np.max(h.x))
+    width = 0.7 * (xmax - xmin) / max(n, 1) if xmax > xmin else 0.5
+    line = np.zeros(n)
+    line[list(outliers)] = 2.0
+    xname = plotly_text(labels[0])
+    data = []
+    for kind, name in (("down", "pulls it down"), ("up", "pulls it up")):
+        data.append(
+            dict(
+                type="bar",
+                name=name,
+                x=packed(h.x, "<f8"),
+                y=[None] * n,
+                width=width,
+                marker=dict(
+                    color=PULL_COLORS[kind],
+                    line=dict(color=PULL_COLORS["outlier"], width=packed(line)),
+                ),
+                hovertemplate=f"{xname} = %{{x:.4g}}<br>share %{{y:.4g}}<extra></extra>",
+            )
+        )
+    layout = _layout("", xname, "share of the gradient", _margin(xmin, xmax, 0.04), [-1, 1])
+    for key in ("title", "height"):
+        layout.pop(key)
+    layout.update(
+        autosize=True,
+        barmode="overlay",
+        margin=dict(l=56, r=14, t=30, b=44),
+        legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="left", x=0.0),
+    )
+    layout["yaxis"]["zeroline"] = True
+    layout["yaxis"]["zerolinecolor"] = "#9ca3af"
+    layout["yaxis"]["exponentformat"] = "e"
+    return dict(
+        along=along,
+        words=LOSSES[h.config["loss"]].pull,
+        epochs=packed(epochs, "<i4"),
+        shares=packed(shares, "<f8"),
+        preds=packed(preds),
+        fig=dict(data=data, layout=layout),
+    )
+
+
+def error_lines_trace() -> dict:
+    """Each point's error on the fit chart: a grey line from the point to the curve, that
+    the player fills in at the epoch shown."""
+    return dict(
+        type="scatter",
+        mode="lines",
+        name="errors",
+        x=[None],
+        y=[None],
+        line=dict(color="#9ca3af", width=1),
+        hoverinfo="skip",
+        showlegend=True,
+    )
+
+
+def outliers_trace(h: History, outliers: tuple[int, ...], labels=("x", "y")) -> dict:
+    """The points the outliers setting pushed off, ringed on the fit chart."""
+    idx = list(outliers)
+    x0, y0 = (plotly_text(v) for v in labels)
+    return dict(
+        type="scatter",
+        mode="markers",
+        name="outliers (added)",
+        x=packed(h.x[idx], "<f8"),
+        y=packed(h.y[idx], "<f8"),
+        marker=dict(
+            color="rgba(0,0,0,0)",
+            size=15,
+            symbol="circle-open",
+            line=dict(color="#dc2626", width=2),
+        ),
+        hovertemplate=f"{x0}=%{{x:.4g}}<br>{y0}=%{{y:.4g}}<extra>outlier (added)</extra>",
+    )
+
+
+__all__ = [
+    "detail_epochs",
+    "landscape_view",
+    "pull_view",
+    "slope_params",
+    "slope_view",
+]
