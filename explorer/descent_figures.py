@@ -175,7 +175,9 @@ def _landscape_figure(h, first, along, zmin, zmax, optimum) -> dict:
                 name="least squares",
                 x=[float(optimum[0])],
                 y=[float(optimum[1])],
-                marker=dict(color="white", size=14, symbol="star", line=dict(color="#111827", width=1)),
+                marker=dict(
+                    color="white", size=14, symbol="star", line=dict(color="#111827", width=1)
+                ),
                 hovertemplate=(
                     f"the best possible fit (least squares):<br>{xname} = %{{x:.6g}}, "
                     f"{yname} = %{{y:.6g}}<extra></extra>"

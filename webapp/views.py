@@ -7,9 +7,9 @@ import streamlit as st
 
 from explorer import LOSSES, figures
 from explorer.api import RunSpec, compare_specs, comparison_rows, start
+from explorer.descent import ROUNDING_NOISE
 from explorer.export import history_csv, history_json
 from explorer.figures import fmt
-from explorer.descent import ROUNDING_NOISE
 from explorer.train import evaluate
 
 from . import charts, player
