@@ -18,7 +18,7 @@ import jax
 import numpy as np
 
 from .descent import contributions_at, landscapes, moved_most, slopes
-from .figures import COLORS, _axis, _layout, packed, plotly_text
+from .figures import _axis, _layout, packed, plotly_text
 from .losses import LOSSES
 from .train import History, frame_epochs
 
@@ -58,10 +58,9 @@ def _margin(lo: float, hi: float, share: float = 0.1) -> tuple[float, float]:
 
 def landscape_view(h: History, along: tuple[str, str] | None = None) -> dict:
     """The landscape over two parameters (default: the two that moved most), as the
-    player draws it: two figures of the same axes, one on the other: ``map`` (the map,
-    the start and, where there is one, the least-squares optimum; drawn once) and ``top``
-    (0 the path, 1 and 2 the step when the loss fell or rose after it, 3 the current
-    point; moved at every epoch, see player.js), the maps
+    player draws it: the figure ``map`` (the map, the start and, where there is one, the
+    least-squares optimum; drawn once per run: the player draws the path, the step and the
+    point over it), the maps
     (one for a two-parameter model, whose map is exact; else one per map epoch, every
     other parameter held at its value then), and the path's columns."""
     along = moved_most(h) if along is None else tuple(along)
@@ -184,26 +183,6 @@ def _landscape_figure(h, first, along, zmin, zmax, optimum) -> dict:
                 ),
             )
         )
-    moving = [
-        dict(common, mode="lines", name="path", line=dict(color="white", width=2.5)),
-        *(
-            dict(
-                common,
-                mode="lines+markers",
-                name=f"step ({kind})",
-                line=dict(color=color, width=3),
-                marker=dict(size=[0, 14], symbol="arrow", angleref="previous", color=color),
-                cliponaxis=False,
-            )
-            for kind, color in STEP_COLORS.items()
-        ),
-        dict(
-            common,
-            mode="markers",
-            name="this epoch",
-            marker=dict(color=COLORS["model"], size=11, line=dict(color="white", width=2)),
-        ),
-    ]
     layout = _layout(
         "",
         xname,
@@ -213,22 +192,12 @@ def _landscape_figure(h, first, along, zmin, zmax, optimum) -> dict:
     )
     for key in ("title", "height"):
         layout.pop(key)
-    # Fixed margins on both charts (no room made for the colour bar by Plotly, which would
-    # move one plot area and not the other): the moving chart lies exactly on the map.
     layout.update(
-        autosize=True,
-        showlegend=False,
-        dragmode=False,
-        margin=dict(l=60, r=78, t=12, b=46, autoexpand=False),
+        autosize=True, showlegend=False, dragmode=False, margin=dict(l=60, r=78, t=12, b=46)
     )
     for ax in ("xaxis", "yaxis"):
         layout[ax]["fixedrange"] = True
-    top = dict(layout, paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)")
-    for ax in ("xaxis", "yaxis"):
-        top[ax] = dict(
-            layout[ax], showgrid=False, showticklabels=False, ticks="", title=dict(text="")
-        )
-    return dict(map=dict(data=still, layout=layout), top=dict(data=moving, layout=top))
+    return dict(map=dict(data=still, layout=layout))
 
 
 # ----------------------------------------------------------------------------- slopes
@@ -286,9 +255,9 @@ def slope_view(h: History, along: list[int], plain_sgd: bool) -> dict:
 
 
 def _slope_figure(h: History, along: list[int], spans, y_ranges) -> dict:
-    """One panel per parameter in ``along`` (2 to a row): per panel s, traces 4s: the loss
-    along the parameter, 4s + 1: the tangent (slope = the gradient), 4s + 2: the current
-    point, 4s + 3: the step on the axis. Fixed axes: the player moves the traces only."""
+    """The axes of one panel per parameter in ``along`` (2 to a row), fixed for the run:
+    the player draws the loss along each parameter, the tangent, the point and the step
+    over them at the epoch shown."""
     n = len(along)
     cols = 1 if n == 1 else 2
     rows = -(-n // cols)
@@ -319,39 +288,19 @@ def _slope_figure(h: History, along: list[int], spans, y_ranges) -> dict:
             nticks=4,
             exponentformat="e",
         )
-        common = dict(type="scatter", xaxis=f"x{ax}", yaxis=f"y{ax}", x=[None], y=[None])
-        data += [
+        # The player draws the curve, the tangent, the point and the step over the axes.
+        data.append(
             dict(
-                common,
+                type="scatter",
+                xaxis=f"x{ax}",
+                yaxis=f"y{ax}",
+                x=[None],
+                y=[None],
                 mode="lines",
                 name=f"loss along {name}",
-                line=dict(color=COLORS["targets"], width=2),
-                hovertemplate=f"{name} = %{{x:.5g}}<br>loss %{{y:.5g}}<extra></extra>",
-            ),
-            dict(
-                common,
-                mode="lines",
-                name="tangent",
-                line=dict(color=COLORS["model"], width=2, dash="dash"),
                 hoverinfo="skip",
-            ),
-            dict(
-                common,
-                mode="markers",
-                name="this epoch",
-                marker=dict(color=COLORS["model"], size=9),
-                hovertemplate=f"{name} = %{{x:.5g}}<br>loss %{{y:.5g}}<extra>this epoch</extra>",
-            ),
-            dict(
-                common,
-                mode="lines+markers",
-                name="step",
-                line=dict(color="#2563eb", width=3),
-                marker=dict(color="#2563eb", size=[0, 12], symbol="arrow", angleref="previous"),
-                cliponaxis=False,
-                hovertemplate=f"{name} after the step: %{{x:.5g}}<extra>step</extra>",
-            ),
-        ]
+            )
+        )
     return dict(data=data, layout=layout)
 
 
@@ -373,44 +322,44 @@ def pull_view(
     shares = contributions_at(h, epochs.tolist())[:, :, along]  # (E, n, S)
     preds = np.asarray(jax.vmap(h.model.predict, in_axes=(0, None))(h.params[epochs], h.x))
     xmin, xmax = float(np.min(h.x)), float(np.max(h.x))
-    width = 0.7 * (xmax - xmin) / max(n, 1) if xmax > xmin else 0.5
-    line = np.zeros(n)
-    line[list(outliers)] = 2.0
     xname = plotly_text(labels[0])
-    data = []
-    for kind, name in (("down", "pulls it down"), ("up", "pulls it up")):
-        data.append(
-            dict(
-                type="bar",
-                name=name,
-                x=packed(h.x, "<f8"),
-                y=[None] * n,
-                width=width,
-                marker=dict(
-                    color=PULL_COLORS[kind],
-                    line=dict(color=PULL_COLORS["outlier"], width=packed(line)),
-                ),
-                hovertemplate=f"{xname} = %{{x:.4g}}<br>share %{{y:.4g}}<extra></extra>",
-            )
+    # Legend only: the player draws the bars over the axes, at the epoch shown.
+    data = [
+        dict(
+            type="scatter",
+            mode="markers",
+            name=name,
+            x=[None],
+            y=[None],
+            marker=dict(color=PULL_COLORS[kind], symbol="square", size=12),
+            hoverinfo="skip",
         )
-    layout = _layout("", xname, "share of the gradient", _margin(xmin, xmax, 0.04), [-1, 1])
+        for kind, name in (("down", "pulls it down"), ("up", "pulls it up"))
+    ]
+    top = float(np.max(np.abs(shares[0]))) if shares.size else 0.0
+    top = 1.15 * top if top > 0 else 1.0
+    layout = _layout("", xname, "share of the gradient", _margin(xmin, xmax, 0.04), [-top, top])
     for key in ("title", "height"):
         layout.pop(key)
     layout.update(
         autosize=True,
-        barmode="overlay",
+        dragmode=False,
         margin=dict(l=56, r=14, t=30, b=44),
         legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="left", x=0.0),
     )
-    layout["yaxis"]["zeroline"] = True
-    layout["yaxis"]["zerolinecolor"] = "#9ca3af"
-    layout["yaxis"]["exponentformat"] = "e"
+    layout["xaxis"]["fixedrange"] = True
+    layout["yaxis"].update(
+        fixedrange=True, zeroline=True, zerolinecolor="#9ca3af", exponentformat="e"
+    )
     return dict(
         along=along,
         words=LOSSES[h.config["loss"]].pull,
         epochs=packed(epochs, "<i4"),
         shares=packed(shares, "<f8"),
         preds=packed(preds),
+        x=packed(h.x, "<f8"),
+        outliers=list(outliers),
+        colors=dict(PULL_COLORS),
         fig=dict(data=data, layout=layout),
     )
 
@@ -426,7 +375,7 @@ def error_lines_trace() -> dict:
         y=[None],
         line=dict(color="#9ca3af", width=1),
         hoverinfo="skip",
-        showlegend=True,
+        showlegend=False,  # the player's words say what the grey lines are
     )
 
 
@@ -440,12 +389,8 @@ def outliers_trace(h: History, outliers: tuple[int, ...], labels=("x", "y")) -> 
         name="outliers (added)",
         x=packed(h.x[idx], "<f8"),
         y=packed(h.y[idx], "<f8"),
-        marker=dict(
-            color="rgba(0,0,0,0)",
-            size=15,
-            symbol="circle-open",
-            line=dict(color="#dc2626", width=2),
-        ),
+        # An open symbol takes its colour from marker.color.
+        marker=dict(color="#dc2626", size=15, symbol="circle-open", line=dict(width=2)),
         hovertemplate=f"{x0}=%{{x:.4g}}<br>{y0}=%{{y:.4g}}<extra>outlier (added)</extra>",
     )
 

@@ -130,6 +130,109 @@ export function floorIndex(epochs, k) {
   return lo;
 }
 
+// ------------------------------------------------------------------ drawn over a chart
+
+function svgEl(tag, attrs = {}) {
+  const e = document.createElementNS(SVG_NS, tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+  return e;
+}
+
+/** Plain SVG over a Plotly chart, placed in the chart's own data coordinates: what moves
+ * at every epoch is a few attributes set here, not a Plotly redraw (each Plotly.animate
+ * costs several milliseconds; six charts of them would take a step past the player's
+ * budget). The chart under it, drawn once per run, gives the axes; when it is drawn again
+ * (a new size), `onPlaced` draws the epoch again. */
+class Overlay {
+  constructor(box, chart, onPlaced) {
+    this.chart = chart;
+    this.svg = svgEl("svg", { class: "gx-overlay", "aria-hidden": "true" });
+    box.appendChild(this.svg);
+    this.layers = [];
+    this.onPlaced = onPlaced;
+  }
+  /** After each Plotly drawing of the chart: the subplots' clip boxes follow its axes. */
+  attach() {
+    if (this.chart.gxOverlay) return;
+    this.chart.gxOverlay = true;
+    this.chart.on("plotly_afterplot", () => this.onPlaced());
+  }
+  /** The subplot s's axes (0: xaxis/yaxis, 1: xaxis2/yaxis2, ...) and its layer (a <g>
+   * clipped to its plot area), made on first use. */
+  sub(s) {
+    const L = this.chart._fullLayout;
+    const n = s === 0 ? "" : String(s + 1);
+    const xa = L[`xaxis${n}`];
+    const ya = L[`yaxis${n}`];
+    if (!this.layers[s]) {
+      const id = `gx-clip-${Math.random().toString(36).slice(2)}`;
+      const clip = svgEl("clipPath", { id });
+      const rect = svgEl("rect");
+      clip.appendChild(rect);
+      const g = svgEl("g", { "clip-path": `url(#${id})` });
+      this.svg.append(clip, g);
+      this.layers[s] = { g, rect, items: {} };
+    }
+    const layer = this.layers[s];
+    layer.rect.setAttribute("x", xa._offset);
+    layer.rect.setAttribute("y", ya._offset);
+    layer.rect.setAttribute("width", xa._length);
+    layer.rect.setAttribute("height", ya._length);
+    return { xa, ya, layer, px: (x) => xa._offset + xa.l2p(x), py: (y) => ya._offset + ya.l2p(y) };
+  }
+  /** The layer's element `name` (made once with `attrs`). */
+  item(layer, name, tag, attrs) {
+    if (!layer.items[name]) {
+      layer.items[name] = svgEl(tag, attrs);
+      layer.g.appendChild(layer.items[name]);
+    }
+    return layer.items[name];
+  }
+  clear() {
+    this.svg.replaceChildren();
+    this.layers = [];
+  }
+}
+
+/** Points "x,y x,y ..." of a polyline in pixels, leaving out what is not finite. */
+function polyline(sub, xs, ys) {
+  const out = [];
+  for (let j = 0; j < xs.length; j++) {
+    const x = sub.px(xs[j]);
+    const y = sub.py(ys[j]);
+    if (Number.isFinite(x) && Number.isFinite(y)) out.push(`${x.toFixed(1)},${y.toFixed(1)}`);
+  }
+  return out.join(" ");
+}
+
+/** An arrow from (x0, y0) to (x1, y1) in data coordinates: its line and its head; hidden
+ * when shorter than 2 pixels (then it returns false: the step is under a pixel). */
+function arrow(sub, line, head, x0, y0, x1, y1) {
+  const a = [sub.px(x0), sub.py(y0)];
+  const b = [sub.px(x1), sub.py(y1)];
+  const dx = b[0] - a[0];
+  const dy = b[1] - a[1];
+  const len = Math.hypot(dx, dy);
+  const shown = Number.isFinite(len) && len >= 2;
+  line.style.display = shown ? "" : "none";
+  head.style.display = shown ? "" : "none";
+  if (!shown) return false;
+  const ux = dx / len;
+  const uy = dy / len;
+  const size = Math.min(10, 0.6 * len + 4);
+  const base = [b[0] - ux * size, b[1] - uy * size];
+  line.setAttribute("x1", a[0]);
+  line.setAttribute("y1", a[1]);
+  line.setAttribute("x2", base[0]);
+  line.setAttribute("y2", base[1]);
+  const w = 0.55 * size;
+  head.setAttribute(
+    "points",
+    `${b[0]},${b[1]} ${base[0] - uy * w},${base[1] + ux * w} ${base[0] + uy * w},${base[1] - ux * w}`,
+  );
+  return true;
+}
+
 // ------------------------------------------------------------------------- one run
 
 class Run {
@@ -251,7 +354,8 @@ class Player {
     this.fitDiv = el("div", "gx-chart gx-fit");
     this.offNote = el("div", "gx-off");
     this.frameNote = el("div", "gx-small");
-    fitBox.append(this.fitDiv, this.offNote, this.frameNote);
+    this.errNote = el("div", "gx-small");
+    fitBox.append(this.fitDiv, this.offNote, this.errNote, this.frameNote);
     const lossBox = el("div", "gx-lossbox");
     const lossHead = el("div", "gx-losshead");
     this.lossTitle = el("div", "gx-subtitle");
@@ -297,12 +401,12 @@ class Player {
       pair.append(lab);
     });
     landHead.append(pair);
-    // The map (drawn once) with a transparent chart on it that moves the path, the step
-    // and the point: Plotly's animate drops a contour from the chart it animates.
-    this.landDiv = el("div", "gx-chart gx-land");
+    // The map is drawn once per run (Plotly's animate would drop a contour from a chart it
+    // animates); the path, the step and the point are drawn over it (Overlay).
+    this.landDiv = el("div", "gx-chart gx-land gx-layered");
     this.mapDiv = el("div", "gx-land-map");
-    this.topDiv = el("div", "gx-land-top");
-    this.landDiv.append(this.mapDiv, this.topDiv);
+    this.landDiv.append(this.mapDiv);
+    this.landOver = new Overlay(this.landDiv, this.mapDiv, () => this.renderLandscape(this.epoch));
     this.landNote = el("div", "gx-small");
     landBox.append(landHead, this.landDiv, this.landNote);
     this.landBox = landBox;
@@ -310,9 +414,12 @@ class Player {
 
     const slopeBox = el("div", "gx-slopebox");
     this.slopeTitle = el("div", "gx-subtitle", "The slope: the loss along each parameter");
-    this.slopeDiv = el("div", "gx-chart gx-slopes");
+    this.slopeWrap = el("div", "gx-chart gx-slopes gx-layered");
+    this.slopeDiv = el("div", "gx-layer-chart");
+    this.slopeWrap.append(this.slopeDiv);
+    this.slopeOver = new Overlay(this.slopeWrap, this.slopeDiv, () => this.renderSlopes(this.epoch));
     this.slopeNote = el("div", "gx-small");
-    slopeBox.append(this.slopeTitle, this.slopeDiv, this.slopeNote);
+    slopeBox.append(this.slopeTitle, this.slopeWrap, this.slopeNote);
 
     const pullBox = el("div", "gx-pullbox");
     const pullHead = el("div", "gx-losshead");
@@ -325,9 +432,12 @@ class Player {
       if (b) this.choosePull(Number(b.dataset.s));
     });
     pullHead.append(this.pullTitle, this.pullPick);
-    this.pullDiv = el("div", "gx-chart gx-pull");
+    const pullWrap = el("div", "gx-chart gx-pull gx-layered");
+    this.pullDiv = el("div", "gx-layer-chart");
+    pullWrap.append(this.pullDiv);
+    this.pullOver = new Overlay(pullWrap, this.pullDiv, () => this.renderPull(this.epoch, true));
     this.pullNote = el("div", "gx-small");
-    pullBox.append(pullHead, this.pullDiv, this.pullNote);
+    pullBox.append(pullHead, pullWrap, this.pullNote);
     this.pullBox = pullBox;
 
     this.descent.append(paramsBox, landBox, slopeBox, pullBox);
@@ -449,14 +559,26 @@ class Player {
         G,
         bottoms: sl.along.map((_, s) => sl.fig.layout[`yaxis${s === 0 ? "" : s + 1}`].range),
       };
-      this.slopeDiv.classList.toggle("gx-slopes-tall", sl.along.length > 2);
-      this.drawLater("slopes", this.slopeDiv, sl.fig, 3, () => this.renderSlopes(this.epoch));
+      this.slopeWrap.classList.toggle("gx-slopes-tall", sl.along.length > 2);
+      this.slopeOver.clear();
+      this.drawLater("slopes", this.slopeDiv, sl.fig, 3, () => {
+        this.slopeOver.attach();
+        this.renderSlopes(this.epoch);
+      });
       this.pullBox.hidden = !d.pull;
       if (d.pull) {
         const pl = d.pull;
-        this.pull = { along: pl.along, words: pl.words, epochs: decode(pl.epochs), shares: decode(pl.shares), preds: decode(pl.preds) };
+        this.pull = {
+          along: pl.along,
+          words: pl.words,
+          epochs: decode(pl.epochs),
+          shares: decode(pl.shares),
+          preds: decode(pl.preds),
+          outliers: new Set(pl.outliers),
+          colors: pl.colors,
+        };
         this.pull.n = this.pull.preds.length / this.pull.epochs.length;
-        this.pull.x = decode(pl.fig.data[0].x);
+        this.pull.x = decode(pl.x);
         if (!(this.pullS < pl.along.length)) this.pullS = 0;
         this.pullPick.replaceChildren(
           ...pl.along.map((i, s) => {
@@ -467,7 +589,13 @@ class Player {
             return b;
           }),
         );
-        this.drawLater("pull", this.pullDiv, pl.fig, 4, () => this.renderPull(this.epoch));
+        this.pullOver.clear();
+        this.pull.range = pl.fig.layout.yaxis.range[1];
+        this.errNote.textContent = "The grey lines are the errors: from each point to the model's prediction there.";
+        this.drawLater("pull", this.pullDiv, pl.fig, 4, () => {
+          this.pullOver.attach();
+          this.renderPull(this.epoch);
+        });
         // The error lines on the fit: (x, y) then (x, prediction), a gap after each.
         this.errorTrace = d.error_trace;
         const n = this.pull.n;
@@ -481,16 +609,19 @@ class Player {
       } else {
         this.pull = null;
         this.errorTrace = null;
+        this.errNote.textContent = "";
         if (this.pullDiv.data) Plotly.purge(this.pullDiv);
       }
     } else {
       this.pending = {};
-      for (const div of [this.paramsDiv, this.slopeDiv, this.pullDiv, this.mapDiv, this.topDiv]) if (div.data) Plotly.purge(div);
+      for (const div of [this.paramsDiv, this.slopeDiv, this.pullDiv, this.mapDiv]) if (div.data) Plotly.purge(div);
+      for (const over of [this.landOver, this.slopeOver, this.pullOver]) over.clear();
       this.slope = null;
       this.pull = null;
       this.land = null;
       this.landKey = null;
       this.errorTrace = null;
+      this.errNote.textContent = "";
     }
     if (!this.lossDiv.gxClick) {
       this.lossDiv.gxClick = true;
@@ -747,36 +878,46 @@ class Player {
   renderSlopes(k) {
     if (!this.slope || !this.ready("slopes", this.slopeDiv)) return;
     const r = this.runs[0];
-    const { along, epochs, values, grids, spans, G, bottoms } = this.slope;
+    const { along, epochs, values, grids, spans, G } = this.slope;
     const S = along.length;
     const d = floorIndex(epochs, Math.min(k, r.last));
     const kk = epochs[d];
     const L0 = r.loss[kk];
-    const data = [];
-    const traces = [];
+    const over = this.slopeOver;
+    let tiny = 0;
     along.forEach((i, s) => {
+      const sub = over.sub(s);
+      const { layer } = sub;
       const p = r.p(kk, i);
       const g = r.g(kk, i);
       const h = 0.16 * (spans[s][1] - spans[s][0]);
       const step = this.stepOf(r, kk, i);
-      const [lo, hi] = bottoms[s];
-      const base = lo + 0.06 * (hi - lo);
-      data.push(
-        { x: grids[s], y: values.subarray((d * S + s) * G, (d * S + s + 1) * G) },
-        { x: [p - h, p + h], y: [L0 - g * h, L0 + g * h] },
-        { x: [p], y: [L0] },
-        { x: [p, p + step], y: [base, base] },
+      const [lo, hi] = sub.ya.range;
+      const base = lo + 0.07 * (hi - lo);
+      over.item(layer, "curve", "polyline", { class: "gx-o-curve" }).setAttribute(
+        "points",
+        polyline(sub, grids[s], values.subarray((d * S + s) * G, (d * S + s + 1) * G)),
       );
-      traces.push(4 * s, 4 * s + 1, 4 * s + 2, 4 * s + 3);
+      const tan = over.item(layer, "tangent", "line", { class: "gx-o-tangent" });
+      tan.setAttribute("x1", sub.px(p - h));
+      tan.setAttribute("y1", sub.py(L0 - g * h));
+      tan.setAttribute("x2", sub.px(p + h));
+      tan.setAttribute("y2", sub.py(L0 + g * h));
+      const dot = over.item(layer, "point", "circle", { class: "gx-o-point", r: 5 });
+      dot.setAttribute("cx", sub.px(p));
+      dot.setAttribute("cy", sub.py(L0));
+      const line = over.item(layer, "step", "line", { class: "gx-o-step" });
+      const head = over.item(layer, "head", "polygon", { class: "gx-o-stephead" });
+      if (!arrow(sub, line, head, p, base, p + step, base) && step !== 0) tiny += 1;
     });
-    Plotly.animate(this.slopeDiv, { data, traces }, ANIM);
     const what = r.plain_sgd
       ? `The gradient is the slope of this curve: the dashed tangent at epoch ${kk}'s point has the gradient in the table as its slope. The blue arrow on the axis is the step, ${MINUS}lr × gradient: downhill, as far as the learning rate says.`
       : `The gradient is the slope of this curve: the dashed tangent at epoch ${kk}'s point has the gradient in the table as its slope. The blue arrow on the axis is the step ${r.optimizer_label} took.`;
+    const small = tiny ? ` ${tiny === S ? "Every step" : "Some steps"} here ${tiny === 1 ? "is" : "are"} under a pixel at this scale.` : "";
     const others = r.P > 1 ? " Every other parameter is held at its value at this epoch, so each curve shifts as they train." : "";
     const drawn = kk !== k ? ` Drawn at epoch ${kk}, the nearest of the ${epochs.length} epochs drawn for this long run.` : "";
     const which = S < r.P ? ` The ${S} parameters with the largest gradients over the run.` : "";
-    this.slopeNote.textContent = what + others + which + drawn;
+    this.slopeNote.textContent = what + small + others + which + drawn;
   }
 
   // ------------------------------------------------------------------ the landscape
@@ -808,8 +949,11 @@ class Player {
     const map = land.fig.map;
     const contour = { ...map.data[0], x: decode(map.data[0].x), y: decode(map.data[0].y), ...this.mapZ(0) };
     this.land.shown = 0;
-    this.drawLater("land", this.mapDiv, { data: [contour, ...map.data.slice(1)], layout: map.layout }, 2);
-    this.drawLater("landTop", this.topDiv, land.fig.top, 2, () => this.renderLandscape(this.epoch));
+    this.landOver.clear();
+    this.drawLater("land", this.mapDiv, { data: [contour, ...map.data.slice(1)], layout: map.layout }, 2, () => {
+      this.landOver.attach();
+      this.renderLandscape(this.epoch);
+    });
   }
 
   /** Map m's z (log10 of the loss, for the colour) and customdata (the loss, for hover). */
@@ -827,49 +971,64 @@ class Player {
 
   renderLandscape(k) {
     const L = this.land;
-    if (!L || !this.runs || !this.ready("land", this.mapDiv) || !this.ready("landTop", this.topDiv)) return;
+    if (!L || !this.runs || !this.ready("land", this.mapDiv)) return;
     const r = this.runs[0];
     const kk = Math.min(k, r.last);
     const m = L.exact ? 0 : floorIndex(L.epochs, kk);
-    if (m !== L.shown) {
-      // Another epoch's map (models with more than two parameters): a restyle of the
-      // contour, a few times over a run.
-      L.shown = m;
-      const { z, customdata } = this.mapZ(m);
-      Plotly.restyle(this.mapDiv, { z: [z], customdata: [customdata] }, [0]);
-    }
+    if (m !== L.shown) this.swapMap(m);
     const [i, j] = L.along;
     const px = r.p(kk, i);
     const py = r.p(kk, j);
     const sx = this.stepOf(r, kk, i);
     const sy = this.stepOf(r, kk, j);
     const rose = kk < r.last && r.loss[kk + 1] > r.loss[kk];
-    const arrow = { x: [px, px + sx], y: [py, py + sy] };
-    const none = { x: [null], y: [null] };
-    const moves = sx !== 0 || sy !== 0;
-    Plotly.animate(
-      this.topDiv,
-      {
-        data: [
-          { x: L.path.x.subarray(0, kk + 1), y: L.path.y.subarray(0, kk + 1) },
-          moves && !rose ? arrow : none,
-          moves && rose ? arrow : none,
-          { x: [px], y: [py] },
-        ],
-        traces: [0, 1, 2, 3],
-      },
-      ANIM,
+    const over = this.landOver;
+    const sub = over.sub(0);
+    const { layer } = sub;
+    over.item(layer, "path", "polyline", { class: "gx-o-path" }).setAttribute(
+      "points",
+      polyline(sub, L.path.x.subarray(0, kk + 1), L.path.y.subarray(0, kk + 1)),
     );
+    // The point under the arrow, which starts at its centre.
+    const dot = over.item(layer, "point", "circle", { class: "gx-o-landpoint", r: 5 });
+    dot.setAttribute("cx", sub.px(px));
+    dot.setAttribute("cy", sub.py(py));
+    const line = over.item(layer, "step", "line", { class: "gx-o-landstep" });
+    const head = over.item(layer, "head", "polygon", { class: "gx-o-landhead" });
+    const colour = L.colors[rose ? "rose" : "fell"];
+    line.style.stroke = colour;
+    head.style.fill = colour;
+    const seen = arrow(sub, line, head, px, py, px + sx, py + sy);
+    this.landOver.svg.dataset.epoch = String(kk);
     const [xn, yn] = L.names;
     const step = r.plain_sgd
       ? `The arrow is the step about to be taken, ${MINUS}lr × gradient, to scale`
       : `The arrow is the step ${r.optimizer_label} takes next, to scale`;
-    const colour = kk < r.last ? (rose ? ": orange, the loss rose after it (the step overshot)" : ": green, the loss fell after it") : "";
+    const stepText =
+      sx === 0 && sy === 0
+        ? "No step comes after the last epoch"
+        : step + (!seen ? " (under a pixel here)" : kk < r.last ? (rose ? ": orange, the loss rose after it (the step overshot)" : ": green, the loss fell after it") : "");
     const held = L.exact
       ? ` The map is exact: ${xn} and ${yn} are all this model's parameters.`
       : ` Every other parameter is held at its value at epoch ${L.epochs[m]}${L.epochs[m] !== kk ? `, the nearest of the ${L.epochs.length} epochs mapped` : ""}: as they train, the valley moves, and the path's earlier points need not sit on this map.`;
     const best = L.fig.map.data.length > 2 ? " The star is the least-squares optimum, the best fit possible." : "";
-    this.landNote.textContent = `Colour is the loss on a log scale, dark where it is low. The white line is the path so far. ${step}${colour}.${best}${held}`;
+    this.landNote.textContent = `Colour is the loss on a log scale, dark where it is low. The white line is the path so far. ${stepText}.${best}${held}`;
+  }
+
+  /** Show map m (models with more than two parameters: another epoch's map). A restyle
+   * of the contour costs tens of milliseconds: it waits until the epoch has rested a
+   * moment (or, while playing, comes at most a few times a second). */
+  swapMap(m) {
+    const L = this.land;
+    L.want = m;
+    if (L.swapTimer) return;
+    L.swapTimer = setTimeout(() => {
+      L.swapTimer = null;
+      if (this.land !== L || L.want === L.shown) return;
+      L.shown = L.want;
+      const { z, customdata } = this.mapZ(L.shown);
+      Plotly.restyle(this.mapDiv, { z: [z], customdata: [customdata] }, [0]);
+    }, this.playing ? 250 : 120);
   }
 
   choosePair(a) {
@@ -898,8 +1057,10 @@ class Player {
   }
 
   /** Each point's share of the gradient of the chosen parameter, at the nearest epoch with
-   * one at or before k: bars that add up to the gradient in the table. */
-  renderPull(k) {
+   * one at or before k: bars that add up to the gradient in the table. The y axis keeps
+   * its range until the bars outgrow it or shrink to a quarter of it (then it is set
+   * again, once the epoch rests). */
+  renderPull(k, placed = false) {
     const P = this.pull;
     if (!P || !this.ready("pull", this.pullDiv)) return;
     const r = this.runs[0];
@@ -909,25 +1070,54 @@ class Player {
     const S = P.along.length;
     const s = Math.min(this.pullS, S - 1);
     const i = P.along[s];
-    const down = new Array(P.n);
-    const up = new Array(P.n);
     let most = 0;
+    for (let q = 0; q < P.n; q++) most = Math.max(most, Math.abs(P.shares[(d * P.n + q) * S + s]));
+    const want = most > 0 ? 1.15 * most : 1;
+    if (!placed && (want > P.range || want < P.range / 4)) {
+      clearTimeout(P.rangeTimer);
+      P.rangeTimer = setTimeout(() => {
+        if (this.pull !== P) return;
+        P.range = want;
+        Plotly.relayout(this.pullDiv, { "yaxis.range": [-want, want] });
+      }, this.playing ? 250 : 60);
+    }
+    const over = this.pullOver;
+    const sub = over.sub(0);
+    const { layer } = sub;
+    const zero = sub.py(0);
+    const half = Math.max(1, Math.min(8, (0.35 * sub.xa._length) / Math.max(P.n, 1)));
+    if (!layer.bars || layer.bars.length !== P.n) {
+      layer.g.replaceChildren();
+      layer.items = {};
+      layer.bars = [];
+      for (let q = 0; q < P.n; q++) {
+        const bar = svgEl("rect", { class: "gx-o-bar" });
+        if (P.outliers.has(q)) bar.setAttribute("stroke", P.colors.outlier);
+        bar.appendChild(svgEl("title"));
+        layer.g.appendChild(bar);
+        layer.bars.push(bar);
+      }
+    }
+    const name = r.names[i];
     for (let q = 0; q < P.n; q++) {
       const v = P.shares[(d * P.n + q) * S + s];
-      down[q] = v > 0 ? v : null;
-      up[q] = v < 0 ? v : null;
-      most = Math.max(most, Math.abs(v));
+      const y = sub.py(v);
+      const bar = layer.bars[q];
+      bar.setAttribute("x", sub.px(P.x[q]) - half);
+      bar.setAttribute("width", 2 * half);
+      bar.setAttribute("y", Math.min(y, zero));
+      bar.setAttribute("height", Math.abs(y - zero));
+      bar.setAttribute("fill", P.colors[v > 0 ? "down" : "up"]);
+      bar.firstChild.textContent = `x = ${fmt(P.x[q])}: share ${fmt(v)} of the gradient of ${name}`;
     }
-    const a = most > 0 ? 1.15 * most : 1;
-    Plotly.animate(this.pullDiv, { data: [{ y: down }, { y: up }], traces: [0, 1], layout: { yaxis: { range: [-a, a] } } }, ANIM);
-    const name = r.names[i];
+    over.svg.dataset.epoch = String(e);
     this.pullTitle.textContent = `Each point's pull on ${name}`;
     const at = e !== kk ? ` Drawn at epoch ${e}, the nearest of the ${P.epochs.length} epochs drawn for this long run.` : "";
     this.pullNote.textContent =
       `Each bar is one point's share of the gradient of ${name}; the bars add up to its gradient in the table, ${r.gradText(e, i)} at epoch ${e}${r.isNoise(e, i) ? " (they cancel: rounding noise)" : ""}. ` +
       `A bar above zero pulls ${name} down (descent moves against the gradient), one below pulls it up; the grey lines on the fit are the errors. ` +
       (P.words ? `${P.words} ` : "") +
-      (this.data.fit.data.some((t) => t.name === "outliers (added)") ? "Outliers the outliers setting added have a black edge here and a red ring on the fit." : "") +
+      (P.outliers.size ? "The points the outliers setting added have a black edge here and a red ring on the fit." : "") +
       at;
   }
 
