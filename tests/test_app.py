@@ -685,3 +685,64 @@ def test_choosing_a_sweep_dot_sets_the_learning_rate(monkeypatch):
     lr_view._choose_lr()
     assert state["lr"] == 0.003  # the slider's nearest stop
     assert lr_view.nearest_lr(7.5) == 10.0 and lr_view.nearest_lr(1.2e-6) == 1e-6
+
+
+# ----------------------------------------------------------------------------- the descent
+
+
+def test_the_landscape_follows_the_link_and_says_when_its_parameters_do_not_exist():
+    data = player(run(new_app(preset="roller-coaster")))
+    h = fit(preset="roller-coaster")
+    land = data["landscape"]
+    moved = np.ptp(h.params, axis=0)  # the two that moved most: a and one of b, c
+    two = sorted(np.argsort(-moved)[:2].tolist())
+    assert land["along"] == two and land["names"] == [h.param_names[i] for i in two]
+    assert not land["exact"]  # three parameters: c is held at each epoch's value
+
+    at = run(new_app(preset="roller-coaster", along="c,b"))
+    assert player(at)["landscape"]["names"] == ["c", "b"]
+    assert not any("landscape" in c.value for c in at.caption)
+
+    at = run(new_app(preset="roller-coaster", along="m,zz"))
+    assert player(at)["landscape"]["names"] == land["names"]
+    assert any("(m, zz) are not two of this model's (a, b, c)" in c.value for c in at.caption)
+
+    line = player(run(new_app(preset="line")))["landscape"]
+    assert line["exact"] and line["names"] == ["m", "b"]
+
+
+def test_a_landscape_link_that_is_not_two_names_is_said():
+    at = run(new_app(along="m"))
+    notes = " ".join(w.value for w in at.warning)
+    assert "`along=m`: expected two parameter names" in notes
+    at = run(new_app(along="a,a"))
+    assert "`along=a,a`: expected two different parameters" in " ".join(w.value for w in at.warning)
+
+
+def test_outliers_are_ringed_on_the_fit_and_edged_in_the_pull():
+    at = run(new_app(outliers="2"))
+    data = player(at)
+    pushed = make_preset("fastai-quadratic", outliers=2)
+    plain = make_preset("fastai-quadratic")
+    moved = np.flatnonzero(pushed.y != plain.y)
+    ring = next(t for t in data["fit"]["data"] if t["name"] == "outliers (added)")
+    assert np.array_equal(unpack(ring["x"]), pushed.x[moved])
+    assert np.array_equal(unpack(ring["y"]), pushed.y[moved])
+    assert data["descent"]["pull"]["outliers"] == moved.tolist()
+    # No outliers: no ring.
+    names = [t["name"] for t in player(run(new_app()))["fit"]["data"]]
+    assert "outliers (added)" not in names
+
+
+def test_a_gradient_that_is_rounding_noise_is_flagged_for_the_table():
+    # The line under L1 on the lesson's symmetric points: while every point is above the
+    # line, m's gradient is the mean of x, 0 up to rounding.
+    data = player(run(new_app(model="line")))
+    r = data["runs"][0]
+    x, y = lesson_points()
+    flagged = {(i, k) for i, a, b in r["noise"] for k in range(a, b + 1)}
+    assert flagged, "no epoch flagged"
+    for i, k in flagged:
+        e = r["params"][k][0] * x + r["params"][k][1] - y
+        assert i == 0 and (np.all(e < 0) or np.all(e > 0))
+        assert abs(r["grads"][k][0]) < 1e-12

@@ -23,7 +23,16 @@ from browser_tools import (
     require_browser,
     streamlit_server,
 )
-from reference import features, lesson_points, np_loss, np_sgd, roller_coaster_points
+from reference import (
+    features,
+    lesson_points,
+    line_points,
+    np_gradient,
+    np_gradient_terms,
+    np_loss,
+    np_sgd,
+    roller_coaster_points,
+)
 
 from explorer import fit
 
@@ -428,7 +437,7 @@ LAYOUT = """() => {
     if (t.scrollWidth > t.clientWidth + 1) problems.push(`table wider than its box: ${t.scrollWidth} > ${t.clientWidth}`);
   }
   const boxes = [...document.querySelectorAll(
-    '.gx-title, .gx-btn, .gx-where, .gx-speed, .gx-ticks span, .gx-subtitle, .gx-log, .gx-lossline, .gx-range')]
+    '.gx-title, .gx-btn, .gx-where, .gx-speed, .gx-ticks span, .gx-subtitle, .gx-log, .gx-lossline, .gx-range, .gx-pairlabel, .gx-chip')]
     .filter(visible).map((e) => [e, e.getBoundingClientRect()]);
   for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
     const [a, ra] = boxes[i], [b, rb] = boxes[j];
@@ -437,7 +446,7 @@ LAYOUT = """() => {
     const h = Math.min(ra.bottom, rb.bottom) - Math.max(ra.top, rb.top);
     if (w > 2 && h > 2) problems.push(`overlap: "${a.textContent.trim().slice(0, 20)}" and "${b.textContent.trim().slice(0, 20)}"`);
   }
-  for (const e of document.querySelectorAll('.gx-fit, .gx-loss, .gx-params, .gx-slopes, [data-testid=stPlotlyChart]')) {
+  for (const e of document.querySelectorAll('.gx-fit, .gx-loss, .gx-params, .gx-slopes, .gx-land, .gx-pull, [data-testid=stPlotlyChart]')) {
     const r = e.getBoundingClientRect();
     if (r.right > innerWidth + 1) problems.push('chart wider than the window');
   }
@@ -486,6 +495,99 @@ def test_the_parameters_chart_follows_the_epoch_and_the_floor_is_least_squares(o
     assert np.allclose(d["y"], path[4], rtol=1e-9)
     moved = np.ptp(path, axis=0)
     assert moved[0] > 10 * max(moved[1], moved[2])  # why it looks stuck: only a moves
+    no_exception(pg)
+
+
+# What the descent's views draw (their overlays keep it in the data's own numbers), read
+# in the same frame as the epoch, and where the landscape's point is on screen.
+DRAWN = """() => {
+  const land = document.querySelector('.gx-land .gx-overlay');
+  const slopes = document.querySelector('.gx-slopes .gx-overlay');
+  const pull = document.querySelector('.gx-pull .gx-overlay');
+  const map = document.querySelector('.gx-land-map');
+  const dot = land.querySelector('circle');
+  const xa = map._fullLayout.xaxis, ya = map._fullLayout.yaxis;
+  return {
+    epoch: Number(document.querySelector('.gx').dataset.epoch),
+    land: land.gxDrawn, slopes: slopes.gxDrawn, pull: pull.gxDrawn,
+    contour: map.querySelectorAll('.contourlayer path').length,
+    dot: [xa.p2l(Number(dot.getAttribute('cx')) - xa._offset), ya.p2l(Number(dot.getAttribute('cy')) - ya._offset)],
+    span: [xa.range, ya.range],
+    bars: pull.querySelectorAll('rect.gx-o-bar').length,
+    errors: Array.from(document.querySelector('.gx-fit')._fullData.find((t) => t.name === 'errors').y),
+  };
+}"""
+
+
+def test_the_landscape_slopes_and_pull_follow_the_epoch(open_page):
+    # The line preset under MSE: every number drawn against gradient descent in NumPy.
+    pg = open_page("?preset=line&loss=MSE")
+    pg.wait_for_function(
+        "() => ['.gx-land', '.gx-slopes', '.gx-pull'].every((s) => "
+        "document.querySelector(s + ' .gx-overlay').gxDrawn)",
+        timeout=60_000,
+    )
+    h = fit(preset="line", loss="mse")
+    lr = float(h.config["lr"])
+    x, y = line_points()
+    design = features("line", x)
+    path = np_sgd("mse", "line", h.params[0], x, y, lr, 3)
+    for action, k in (("step", 1), ("step", 2), ("step", 3), ("back", 2)):
+        pg.locator(f".gx-btn[data-action={action}]").click()
+        d = pg.evaluate(DRAWN)  # no waiting: the same frame as the click
+        assert d["epoch"] == k and d["land"]["epoch"] == k and d["slopes"]["epoch"] == k
+        g = np_gradient("mse", "line", path[k], x, y)
+        loss = np_loss("mse", design @ path[k] - y)
+        assert np.allclose(d["land"]["point"], path[k], rtol=1e-9)
+        assert np.allclose(d["land"]["step"], -lr * g, rtol=1e-9)
+        assert d["land"]["path"] == k + 1
+        # The loss fell after this step, so the arrow is the "fell" one.
+        after = np_loss("mse", design @ path[k + 1] - y) if k + 1 < len(path) else None
+        if after is not None:
+            assert d["land"]["rose"] == (after > loss)
+        # The point is where the map's own axes put it (to a pixel).
+        for v, (lo, hi), want in zip(d["dot"], d["span"], path[k], strict=True):
+            assert abs(v - want) < 0.01 * (hi - lo)
+        assert d["contour"] > 0  # the map is still drawn under what moves
+        assert np.allclose(
+            d["slopes"]["points"], [[path[k][0], loss], [path[k][1], loss]], rtol=1e-9
+        )
+        assert np.allclose(d["slopes"]["slopes"], g, rtol=1e-9)  # the tangent's slope
+        assert np.allclose(d["slopes"]["steps"], -lr * g, rtol=1e-9)
+        terms = np_gradient_terms("mse", "line", path[k], x, y)
+        assert d["pull"]["epoch"] == k and d["pull"]["param"] == "m"
+        assert np.allclose(d["pull"]["shares"], terms[:, 0], rtol=1e-9, atol=1e-15)
+        assert sum(d["pull"]["shares"]) == pytest.approx(g[0], rel=1e-9)
+        assert d["bars"] == x.size
+        pred = design @ path[k]
+        assert np.allclose(d["errors"][1::3], pred, rtol=1e-6)  # float32: drawn, not read
+        assert np.allclose(d["errors"][0::3], y, rtol=1e-6)
+    # The pull of b, at a click.
+    pg.locator(".gx-chip", has_text="b").click()
+    d = pg.evaluate(DRAWN)
+    assert d["pull"]["param"] == "b"
+    assert np.allclose(d["pull"]["shares"], np_gradient_terms("mse", "line", path[2], x, y)[:, 1])
+    no_exception(pg)
+
+
+def test_choosing_the_landscapes_parameters_redraws_it_and_goes_into_the_link(open_page):
+    pg = open_page("?preset=roller-coaster")
+    pg.wait_for_function(
+        "() => document.querySelector('.gx-land .gx-overlay').gxDrawn", timeout=60_000
+    )
+    assert pg.locator(".gx-pairlabel select").nth(0).is_enabled()
+    pg.locator(".gx-pairlabel select").nth(0).select_option(label="c")
+    pg.wait_for_function("() => location.search.includes('along=c')", timeout=60_000)
+    pg.wait_for_function(
+        "() => document.querySelector('.gx-land-map')._fullLayout.xaxis.title.text === 'c'",
+        timeout=60_000,
+    )
+    pg.wait_for_function("() => document.querySelector('.gx-land .gx-overlay').gxDrawn")
+    d = pg.evaluate(DRAWN)
+    h = fit(preset="roller-coaster")
+    up = pg.evaluate("() => document.querySelector('.gx-land-map')._fullLayout.yaxis.title.text")
+    assert np.allclose(d["land"]["point"], [h.params[0][2], h.params[0][h.param_names.index(up)]])
+    assert d["contour"] > 0
     no_exception(pg)
 
 

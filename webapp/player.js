@@ -910,6 +910,12 @@ class Player {
       const head = over.item(layer, "head", "polygon", { class: "gx-o-stephead" });
       if (!arrow(sub, line, head, p, base, p + step, base) && step !== 0) tiny += 1;
     });
+    over.svg.gxDrawn = {
+      epoch: kk,
+      points: along.map((i) => [r.p(kk, i), L0]),
+      slopes: along.map((i) => r.g(kk, i)),
+      steps: along.map((i) => this.stepOf(r, kk, i)),
+    };
     const what = r.plain_sgd
       ? `The gradient is the slope of this curve: the dashed tangent at epoch ${kk}'s point has the gradient in the table as its slope. The blue arrow on the axis is the step, ${MINUS}lr × gradient: downhill, as far as the learning rate says.`
       : `The gradient is the slope of this curve: the dashed tangent at epoch ${kk}'s point has the gradient in the table as its slope. The blue arrow on the axis is the step ${r.optimizer_label} took.`;
@@ -999,7 +1005,8 @@ class Player {
     line.style.stroke = colour;
     head.style.fill = colour;
     const seen = arrow(sub, line, head, px, py, px + sx, py + sy);
-    this.landOver.svg.dataset.epoch = String(kk);
+    // What is drawn, in the data's own numbers (for tests/test_browser.py).
+    over.svg.gxDrawn = { epoch: kk, map: L.shown, point: [px, py], step: [sx, sy], rose, path: kk + 1, arrow: seen };
     const [xn, yn] = L.names;
     const step = r.plain_sgd
       ? `The arrow is the step about to be taken, ${MINUS}lr × gradient, to scale`
@@ -1110,7 +1117,7 @@ class Player {
       bar.setAttribute("fill", P.colors[v > 0 ? "down" : "up"]);
       bar.firstChild.textContent = `x = ${fmt(P.x[q])}: share ${fmt(v)} of the gradient of ${name}`;
     }
-    over.svg.dataset.epoch = String(e);
+    over.svg.gxDrawn = { epoch: e, param: name, shares: Array.from({ length: P.n }, (_, q) => P.shares[(d * P.n + q) * S + s]) };
     this.pullTitle.textContent = `Each point's pull on ${name}`;
     const at = e !== kk ? ` Drawn at epoch ${e}, the nearest of the ${P.epochs.length} epochs drawn for this long run.` : "";
     this.pullNote.textContent =
