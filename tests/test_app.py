@@ -706,6 +706,7 @@ def test_the_landscape_follows_the_link_and_says_when_its_parameters_do_not_exis
     at = run(new_app(preset="roller-coaster", along="m,zz"))
     assert player(at)["landscape"]["names"] == land["names"]
     assert any("(m, zz) are not two of this model's (a, b, c)" in c.value for c in at.caption)
+    assert "along" not in at.query_params  # dropped: said once
 
     line = player(run(new_app(preset="line")))["landscape"]
     assert line["exact"] and line["names"] == ["m", "b"]

@@ -63,7 +63,7 @@ def landscape(run: Run, along: tuple[str, str] | None) -> tuple[dict, str | None
     note = None
     if along is not None and not (along[0] in names and along[1] in names and along[0] != along[1]):
         note = (
-            f"The link's landscape parameters ({', '.join(along)}) are not two of this "
+            f"The landscape's parameters ({', '.join(along)}) are not two of this "
             f"model's ({', '.join(names)}): showing the two that moved most."
         )
         along = None

@@ -68,7 +68,10 @@ def _train_player(run: Run, present: bool) -> None:
     h = run.history
     land, note = landscape(run, st.session_state.get("gx_along"))
     if note:
+        # Said once (another model, or a link's names): the two that moved most from then on.
         st.caption(note)
+        st.session_state.pop("gx_along", None)
+        st.query_params.pop("along", None)
     player.show(
         "train_player",
         run.timeline,
