@@ -17,7 +17,7 @@ from types import MappingProxyType
 import jax
 import numpy as np
 
-from .descent import contributions_at, landscapes, moved_most, slopes
+from .descent import contributions_at, landscapes, least_squares_points, moved_most, slopes
 from .figures import _axis, _layout, packed, plotly_text
 from .losses import LOSSES
 from .train import History, frame_epochs
@@ -30,7 +30,7 @@ SLOPE_PANELS = 4
 PULL_POINTS = 500  # the pull and the error lines are drawn for data up to this size
 PULL_BUDGET = 60_000  # numbers per run for the pull: fewer epochs for more points
 # The landscape: low loss dark (the valley floor), high loss light; the path white on it;
-# the step green when the loss fell after it, orange when it rose.
+# the step green when the loss fell after it, magenta when it rose.
 MAP_SCALE = (
     (0.0, "#081d58"),
     (0.25, "#225ea8"),
@@ -38,8 +38,8 @@ MAP_SCALE = (
     (0.75, "#c7e9b4"),
     (1.0, "#ffffd9"),
 )
-STEP_COLORS = MappingProxyType({"fell": "#22c55e", "rose": "#f97316"})
-PULL_COLORS = MappingProxyType({"down": "#e4572e", "up": "#2563eb", "outlier": "#111827"})
+STEP_COLORS = MappingProxyType({"fell": "#22c55e", "rose": "#d946ef"})
+PULL_COLORS = MappingProxyType({"up": "#2563eb", "down": "#e4572e", "outlier": "#111827"})
 
 
 def detail_epochs(h: History, most: int = DETAIL_EPOCHS) -> np.ndarray:
@@ -58,30 +58,25 @@ def _margin(lo: float, hi: float, share: float = 0.1) -> tuple[float, float]:
 
 def landscape_view(h: History, along: tuple[str, str] | None = None) -> dict:
     """The landscape over two parameters (default: the two that moved most), as the
-    player draws it: the figure ``map`` (the map, the start and, where there is one, the
-    least-squares optimum; drawn once per run: the player draws the path, the step and the
-    point over it), the maps
-    (one for a two-parameter model, whose map is exact; else one per map epoch, every
-    other parameter held at its value then), and the path's columns."""
+    player draws it: the figure ``map`` (the map, the start and, for models linear in
+    their parameters under MSE or L2, the whole model's least-squares optimum; drawn once
+    per run: the player draws the path, the step and the point over it); the maps (one for
+    a two-parameter model, whose map is the whole loss; else one per map epoch, every other
+    parameter held at its value then), each with its own colour range and colour-bar
+    ticks (``scales``) and, where there is one, the bottom of its slice (``bottoms``)."""
     along = moved_most(h) if along is None else tuple(along)
     exact = h.model.n_params == 2
-    if exact:
-        epochs = np.array([0])
-    else:
-        epochs = detail_epochs(h, MAP_EPOCHS)
+    epochs = np.array([0]) if exact else detail_epochs(h, MAP_EPOCHS)
     res = RESOLUTION["exact" if exact else "held"]
     maps = landscapes(h, epochs.tolist(), along=along, resolution=res)
     first = maps[0]
     stack = np.stack([m.loss for m in maps])
-    finite = stack[np.isfinite(stack) & (stack > 0)]
-    if finite.size:
-        zmin, zmax = float(np.log10(finite.min())), float(np.log10(finite.max()))
-    else:
-        zmin, zmax = 0.0, 1.0
-    if zmax - zmin < 1e-9:
-        zmin, zmax = zmin - 0.5, zmax + 0.5
     i = [h.param_names.index(a) for a in along]
-    optimum = first.optimum
+    lsq = h.model.linear and h.config["loss"] in ("mse", "l2")
+    # The bottom of each map's slice: the least squares of these two, the others held.
+    bottoms = (
+        [least_squares_points(h, int(e), tuple(i))[1].tolist() for e in epochs] if lsq else None
+    )
     return dict(
         along=[int(i[0]), int(i[1])],
         names=list(along),
@@ -89,40 +84,64 @@ def landscape_view(h: History, along: tuple[str, str] | None = None) -> dict:
         epochs=[int(e) for e in epochs],
         resolution=res,
         maps=packed(stack),  # raw losses, (M, R, R): the player takes their log for colour
-        zmin=zmin,
-        zmax=zmax,
+        scales=[_scale(m.loss) for m in maps],
+        bottoms=bottoms,
         colors=dict(STEP_COLORS),
-        fig=_landscape_figure(h, first, along, zmin, zmax, optimum),
+        fig=_landscape_figure(h, first, along, first.optimum if lsq and not exact else None),
     )
 
 
+def _scale(loss: np.ndarray) -> dict:
+    """One map's colour range (log10 of its lowest and highest finite loss) and the
+    colour bar's ticks on it."""
+    finite = loss[np.isfinite(loss) & (loss > 0)]
+    lo, hi = (
+        (float(np.log10(finite.min())), float(np.log10(finite.max())))
+        if finite.size
+        else (0.0, 1.0)
+    )
+    if hi - lo < 1e-9:
+        lo, hi = lo - 0.5, hi + 0.5
+    vals, text = _log_ticks(lo, hi)
+    return dict(zmin=lo, zmax=hi, tickvals=vals, ticktext=text)
+
+
 def _log_ticks(zmin: float, zmax: float) -> tuple[list[float], list[str]]:
-    """Colour-bar ticks at 1, 2 and 5 times powers of ten (fewer for a wide range)."""
+    """Colour-bar ticks at round losses on the log axis: 1, 2, 5 times powers of ten, or
+    every whole multiple for a range within a decade or so, or whole powers for a wide
+    one; at least three where the range allows."""
     span = zmax - zmin
-    mults = (1, 2, 5) if span < 3 else (1,)
-    step = max(1, int(np.ceil(span / 6))) if span >= 3 else 1
-    vals, text = [], []
-    for e in range(int(np.floor(zmin)), int(np.ceil(zmax)) + 1, step):
-        for m in mults:
-            v = np.log10(m) + e
-            if zmin <= v <= zmax:
-                vals.append(float(v))
-                text.append(_tick_text(m * 10.0**e))
+    for mults in ((1,), (1, 2, 5), (1, 2, 3, 4, 5, 6, 7, 8, 9)):
+        if span >= 3 and mults != (1,):
+            break
+        step = max(1, int(np.ceil(span / 6))) if mults == (1,) else 1
+        vals = [
+            float(np.log10(m) + e)
+            for e in range(int(np.floor(zmin)), int(np.ceil(zmax)) + 1, step)
+            for m in mults
+            if zmin <= np.log10(m) + e <= zmax
+        ]
+        if len(vals) >= 3:
+            break
     if len(vals) < 2:
         vals = [zmin, zmax]
-        text = [_tick_text(10**zmin), _tick_text(10**zmax)]
-    return vals, text
+    return vals, [_tick_text(10**v) for v in vals]
 
 
 def _tick_text(v: float) -> str:
+    """A round loss for the colour bar: 0.05, 20, 5000, 2e4 (no 5e+03)."""
+    if 1 <= v < 1e4 and abs(v - round(v)) < 1e-9 * v:
+        return str(round(v))
     if 1e-3 <= v < 1e4:
         return f"{v:.3g}"
-    return f"{v:.0e}".replace("e+0", "e").replace("e-0", "e-").replace("e+", "e")
+    mant, exp = f"{v:.0e}".split("e")
+    return f"{mant}e{int(exp)}"
 
 
-def _landscape_figure(h, first, along, zmin, zmax, optimum) -> dict:
+def _landscape_figure(h, first, along, optimum) -> dict:
     xname, yname = (plotly_text(a) for a in along)
-    vals, text = _log_ticks(zmin, zmax)
+    sc = _scale(first.loss)
+    zmin, zmax = sc["zmin"], sc["zmax"]
     levels = 24
     contour = dict(
         type="contour",
@@ -140,8 +159,8 @@ def _landscape_figure(h, first, along, zmin, zmax, optimum) -> dict:
         colorscale=[list(c) for c in MAP_SCALE],
         colorbar=dict(
             title=dict(text="loss", side="right"),
-            tickvals=vals,
-            ticktext=text,
+            tickvals=sc["tickvals"],
+            ticktext=sc["ticktext"],
             thickness=12,
             len=1.0,
             x=1.0,
@@ -167,6 +186,8 @@ def _landscape_figure(h, first, along, zmin, zmax, optimum) -> dict:
         ),
     ]
     if optimum is not None:
+        # The whole model's optimum, every parameter free: off this slice's floor while the
+        # others are away from theirs (the player stars the slice's own bottom in white).
         still.append(
             dict(
                 common,
@@ -174,11 +195,10 @@ def _landscape_figure(h, first, along, zmin, zmax, optimum) -> dict:
                 name="least squares",
                 x=[float(optimum[0])],
                 y=[float(optimum[1])],
-                marker=dict(
-                    color="white", size=14, symbol="star", line=dict(color="#111827", width=1)
-                ),
+                marker=dict(color="#9ca3af", size=14, symbol="star-open", line=dict(width=2)),
+                cliponaxis=False,
                 hovertemplate=(
-                    f"the best possible fit (least squares):<br>{xname} = %{{x:.6g}}, "
+                    f"the best possible fit, every parameter free:<br>{xname} = %{{x:.6g}}, "
                     f"{yname} = %{{y:.6g}}<extra></extra>"
                 ),
             )
@@ -232,6 +252,10 @@ def slope_view(h: History, along: list[int], plain_sgd: bool) -> dict:
     path = h.params[: last + 1][:, along]
     ends = path[epochs] + steps(h, epochs, plain_sgd)[:, along]
     both = np.vstack([path, ends])
+    if h.model.linear:
+        # Out to the least-squares optimum too: a parameter the descent barely moves (lr
+        # too small for it) would otherwise get a span so narrow that its curve looks flat.
+        both = np.vstack([both, h.model.least_squares(h.x, h.y)[along]])
     spans = np.array(
         [_margin(float(lo), float(hi)) for lo, hi in zip(both.min(0), both.max(0), strict=True)]
     )
@@ -278,7 +302,9 @@ def _slope_figure(h: History, along: list[int], spans, y_ranges) -> dict:
             _axis(name, [float(spans[s][0]), float(spans[s][1])]),
             domain=[x0, x0 + w],
             anchor=f"y{ax}",
-            nticks=5,
+            nticks=4,
+            tickangle=0,
+            tickformat="~g",
             exponentformat="e",
         )
         layout[f"yaxis{ax}"] = dict(
@@ -334,11 +360,13 @@ def pull_view(
             marker=dict(color=PULL_COLORS[kind], symbol="square", size=12),
             hoverinfo="skip",
         )
-        for kind, name in (("down", "pulls it down"), ("up", "pulls it up"))
+        for kind, name in (("up", "pulls it up"), ("down", "pulls it down"))
     ]
     top = float(np.max(np.abs(shares[0]))) if shares.size else 0.0
     top = 1.15 * top if top > 0 else 1.0
-    layout = _layout("", xname, "share of the gradient", _margin(xmin, xmax, 0.04), [-top, top])
+    layout = _layout(
+        "", xname, "pull (−its term of the gradient)", _margin(xmin, xmax, 0.04), [-top, top]
+    )
     for key in ("title", "height"):
         layout.pop(key)
     layout.update(

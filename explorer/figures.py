@@ -251,10 +251,16 @@ def to_html(fig: dict) -> str:
 # scatter traces it is told about: the model curves on the fit, the markers on the loss.
 
 
+# A loss that rises by less than this share of itself rose by float64 rounding (5.6e-17 on a
+# loss of 0.17 at the bottom of a line's valley), not because the step overshot.
+RISE = 1e-12
+
+
 def rises(loss: np.ndarray) -> np.ndarray:
-    """Epochs k >= 1 whose loss is higher than at k - 1: the step before them overshot."""
+    """Epochs k >= 1 whose loss is higher than at k - 1 by more than rounding (RISE): the
+    step before them overshot."""
     loss = np.asarray(loss, float)
-    return np.flatnonzero(np.diff(loss) > 0) + 1
+    return np.flatnonzero(np.diff(loss) > RISE * np.abs(loss[:-1])) + 1
 
 
 def dead_relus(model: Model, params: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -543,8 +549,10 @@ def floor_trace(h: History, loss: float) -> dict:
         name="best possible",
         x=[0, last],
         y=[loss, loss],
-        text=["", text],
-        textposition="top left",
+        # Under the line at the left: nothing is drawn there (no loss is below the floor,
+        # and the curve starts high), where at the right the curve closes in on it.
+        text=[text, ""],
+        textposition="bottom right",
         textfont=dict(color=BEST, size=12),
         line=dict(color=BEST, width=1.5, dash="dash"),
         hovertemplate=f"{text} (least squares)<extra></extra>",

@@ -126,9 +126,9 @@ LOSSES: Mapping[str, Loss] = registry(
             r"$\tfrac{1}{n}\sum|\hat y - y|$",
             "#2563eb",
             l1,
-            pull="Under L1 each point pulls by the sign of its error only (dL/dŷᵢ = sign(eᵢ)/n): "
-            "a point far off pulls no harder than one close by, so an outlier counts like any "
-            "other point.",
+            pull="Under L1 the loss pulls each prediction by the sign of its error only "
+            "(dL/dŷᵢ = sign(eᵢ)/n): a point far off pulls no harder than one close by, so an "
+            "outlier counts like any other point.",
         ),
         Loss(
             "l2",
@@ -139,8 +139,9 @@ LOSSES: Mapping[str, Loss] = registry(
             r"$\sqrt{\tfrac{1}{n}\sum(\hat y - y)^2}$",
             "#e4572e",
             l2,
-            pull="Under L2 each point pulls in proportion to its error (dL/dŷᵢ = eᵢ/(n·L2)): the "
-            "farthest points pull hardest, and one outlier can outweigh the rest.",
+            pull="Under L2 the loss pulls each prediction in proportion to its error "
+            "(dL/dŷᵢ = eᵢ/(n·L2)): the farthest points pull hardest, and one outlier can "
+            "outweigh the rest.",
         ),
         Loss(
             "mse",
@@ -151,8 +152,9 @@ LOSSES: Mapping[str, Loss] = registry(
             r"$\tfrac{1}{n}\sum(\hat y - y)^2$",
             "#16a34a",
             mse,
-            pull="Under MSE each point pulls in proportion to its error (dL/dŷᵢ = 2eᵢ/n): the "
-            "farthest points pull hardest, and one outlier can outweigh the rest.",
+            pull="Under MSE the loss pulls each prediction in proportion to its error "
+            "(dL/dŷᵢ = 2eᵢ/n): the farthest points pull hardest, and one outlier can outweigh "
+            "the rest.",
         ),
         Loss(
             "huber",
@@ -165,9 +167,9 @@ LOSSES: Mapping[str, Loss] = registry(
             "#9333ea",
             huber,
             (HUBER_DELTA,),
-            pull="Under Huber a point within δ of the curve pulls in proportion to its error, "
-            "as under MSE; one farther off pulls by δ only, as under L1, so an outlier cannot "
-            "outweigh the rest.",
+            pull="Under Huber the loss pulls a prediction within δ of its target in proportion "
+            "to its error, as MSE does, and one farther off by δ only, as L1 does: an outlier "
+            "cannot outweigh the rest.",
         ),
         # Add a loss here (README, "Adding a loss").
     )

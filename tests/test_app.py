@@ -618,7 +618,7 @@ def test_the_player_gets_every_parameter_by_epoch_and_the_least_squares_floor():
     )
     floor_line = data["loss_fig"]["data"][-1]
     assert floor_line["y"] == [pytest.approx(floor, rel=1e-12)] * 2
-    assert "best possible: " in floor_line["text"][1]
+    assert "best possible: " in floor_line["text"][0]
 
 
 def test_no_floor_where_least_squares_is_not_the_loss():

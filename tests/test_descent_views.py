@@ -59,8 +59,14 @@ def test_a_two_parameter_map_is_drawn_once_and_a_bigger_model_is_mapped_per_epoc
     maps = unpack(line["maps"]).reshape(-1, 61, 61)
     assert maps.shape[0] == 1
     finite = maps[np.isfinite(maps) & (maps > 0)]
-    assert line["zmin"] == pytest.approx(np.log10(finite.min()), rel=1e-6)
-    assert line["zmax"] == pytest.approx(np.log10(finite.max()), rel=1e-6)
+    scale = line["scales"][0]
+    assert scale["zmin"] == pytest.approx(np.log10(finite.min()), rel=1e-6)
+    assert scale["zmax"] == pytest.approx(np.log10(finite.max()), rel=1e-6)
+    # Colour-bar ticks at round losses inside the range, as many as three.
+    ticks = [float(t) for t in scale["ticktext"]]
+    assert len(ticks) >= 3
+    assert all(finite.min() <= t <= finite.max() for t in ticks)
+    assert np.allclose(np.log10(ticks), scale["tickvals"])
 
     h = fit(preset="fastai-quadratic", epochs=300)
     quad = landscape_view(h, ("c", "a"))
@@ -72,11 +78,29 @@ def test_a_two_parameter_map_is_drawn_once_and_a_bigger_model_is_mapped_per_epoc
     design = features("quadratic", x)
     xs = unpack(quad["fig"]["map"]["data"][0]["x"])
     ys = unpack(quad["fig"]["map"]["data"][0]["y"])
+    assert quad["bottoms"] is None  # L1: least squares is not its bottom
     for m, e in enumerate(quad["epochs"]):
         p = h.params[e].copy()
         p[2], p[0] = xs[17], ys[30]  # c across, a up; every other parameter at epoch e
         expected = np.mean(np.abs(design @ p - y))  # the lesson's L1
         assert maps[m, 30, 17] == pytest.approx(expected, rel=1e-6)  # float32 on the wire
+
+
+def test_each_maps_star_is_the_bottom_of_its_slice():
+    h = fit(preset="fastai-quadratic", loss="mse", epochs=50)
+    view = landscape_view(h, ("a", "b"))
+    x, y = lesson_points()
+    design = features("quadratic", x)
+    for e, bottom in zip(view["epochs"], view["bottoms"], strict=True):
+        # With c at epoch e's value, least squares in a and b alone (NumPy's lstsq).
+        rest = y - design[:, 2] * h.params[e, 2]
+        expected = np.linalg.lstsq(design[:, :2], rest, rcond=None)[0]
+        assert np.allclose(bottom, expected, rtol=1e-9)
+    # The whole model's optimum is drawn too, hollow: every parameter free.
+    star = view["fig"]["map"]["data"][-1]
+    best = np.linalg.lstsq(design, y, rcond=None)[0]
+    assert star["marker"]["symbol"] == "star-open"
+    assert np.allclose([star["x"][0], star["y"][0]], best[:2], rtol=1e-9)
 
 
 def test_each_points_pull_at_many_epochs_adds_up_to_the_gradient():

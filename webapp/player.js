@@ -170,8 +170,9 @@ class Overlay {
       const rect = svgEl("rect");
       clip.appendChild(rect);
       const g = svgEl("g", { "clip-path": `url(#${id})` });
-      this.svg.append(clip, g);
-      this.layers[s] = { g, rect, items: {} };
+      const top = svgEl("g"); // markers and arrows: whole even at the plot's edge
+      this.svg.append(clip, g, top);
+      this.layers[s] = { g, top, rect, items: {} };
     }
     const layer = this.layers[s];
     layer.rect.setAttribute("x", xa._offset);
@@ -180,11 +181,12 @@ class Overlay {
     layer.rect.setAttribute("height", ya._length);
     return { xa, ya, layer, px: (x) => xa._offset + xa.l2p(x), py: (y) => ya._offset + ya.l2p(y) };
   }
-  /** The layer's element `name` (made once with `attrs`). */
-  item(layer, name, tag, attrs) {
+  /** The layer's element `name` (made once with `attrs`), clipped to the plot area or
+   * not (markers stay whole at its edge). */
+  item(layer, name, tag, attrs, clipped = true) {
     if (!layer.items[name]) {
       layer.items[name] = svgEl(tag, attrs);
-      layer.g.appendChild(layer.items[name]);
+      (clipped ? layer.g : layer.top).appendChild(layer.items[name]);
     }
     return layer.items[name];
   }
@@ -205,24 +207,36 @@ function polyline(sub, xs, ys) {
   return out.join(" ");
 }
 
-/** An arrow from (x0, y0) to (x1, y1) in data coordinates: its line and its head; hidden
- * when shorter than 2 pixels (then it returns false: the step is under a pixel). */
-function arrow(sub, line, head, x0, y0, x1, y1) {
+/** An arrow from (x0, y0) to (x1, y1) in data coordinates, starting `gap` pixels out
+ * (beyond a dot drawn there): "full" when drawn to scale; "short" when too short to
+ * see, drawn dashed at a fixed length to show its direction only; "none" for no step. */
+function arrow(sub, line, head, x0, y0, x1, y1, gap = 0) {
   const a = [sub.px(x0), sub.py(y0)];
   const b = [sub.px(x1), sub.py(y1)];
   const dx = b[0] - a[0];
   const dy = b[1] - a[1];
-  const len = Math.hypot(dx, dy);
-  const shown = Number.isFinite(len) && len >= 2;
-  line.style.display = shown ? "" : "none";
-  head.style.display = shown ? "" : "none";
-  if (!shown) return false;
+  let len = Math.hypot(dx, dy);
+  if (!Number.isFinite(len) || len === 0) {
+    line.style.display = "none";
+    head.style.display = "none";
+    return "none";
+  }
+  line.style.display = "";
+  head.style.display = "";
   const ux = dx / len;
   const uy = dy / len;
-  const size = Math.min(10, 0.6 * len + 4);
+  const size = 10;
+  const full = len - gap >= size + 4;
+  if (!full) {
+    len = gap + size + 12; // direction only
+    b[0] = a[0] + ux * len;
+    b[1] = a[1] + uy * len;
+  }
+  line.style.strokeDasharray = full ? "" : "3 3";
+  const start = [a[0] + ux * gap, a[1] + uy * gap];
   const base = [b[0] - ux * size, b[1] - uy * size];
-  line.setAttribute("x1", a[0]);
-  line.setAttribute("y1", a[1]);
+  line.setAttribute("x1", start[0]);
+  line.setAttribute("y1", start[1]);
   line.setAttribute("x2", base[0]);
   line.setAttribute("y2", base[1]);
   const w = 0.55 * size;
@@ -230,7 +244,18 @@ function arrow(sub, line, head, x0, y0, x1, y1) {
     "points",
     `${b[0]},${b[1]} ${base[0] - uy * w},${base[1] + ux * w} ${base[0] + uy * w},${base[1] - ux * w}`,
   );
-  return true;
+  return full ? "full" : "short";
+}
+
+/** A five-pointed star's points around (cx, cy), outer radius r (pixels). */
+function starPoints(cx, cy, r) {
+  const out = [];
+  for (let j = 0; j < 10; j++) {
+    const rad = j % 2 ? 0.45 * r : r;
+    const ang = -Math.PI / 2 + (j * Math.PI) / 5;
+    out.push(`${(cx + rad * Math.cos(ang)).toFixed(1)},${(cy + rad * Math.sin(ang)).toFixed(1)}`);
+  }
+  return out.join(" ");
 }
 
 // ------------------------------------------------------------------------- one run
@@ -258,6 +283,10 @@ class Run {
   /** The gradient of parameter i at epoch k is rounding noise around 0 (Python decides). */
   isNoise(k, i) {
     return this.noiseSpans[i].some(([a, b]) => a <= k && k <= b);
+  }
+  /** The loss rose from epoch k - 1 to k by more than rounding (Python decides). */
+  rose(k) {
+    return (this.rise_spans || []).some(([a, b]) => a <= k && k <= b);
   }
   /** A gradient entry as people read it: ≈ 0 where it is rounding noise. */
   gradText(k, i, scale = 1) {
@@ -545,9 +574,12 @@ class Player {
       // markers follow from then.
       this.drawLater("params", this.paramsDiv, d.params_fig, 2, () => this.renderParams(this.epoch));
       const n = d.shown.length;
-      this.paramsNote.textContent =
-        (n < r.P ? `The ${n} of ${r.P} parameters that moved most. ` : "") +
-        "A parameter moves as fast as its gradient times the learning rate: a flat line is a parameter the descent barely moves.";
+      const why = r.plain_sgd
+        ? `Each epoch moves every parameter by ${MINUS}lr × its gradient. A flat line is a parameter whose gradient is near 0: at its best value given the others, or with a learning rate too small for it.`
+        : r.minibatch
+          ? "Each epoch takes one step per batch, each on that batch's gradient: a flat line is a parameter those gradients barely move."
+          : `${r.optimizer_label} shapes each step from the gradients so far: a flat line is a parameter whose gradients stay near 0.`;
+      this.paramsNote.textContent = (n < r.P ? `The ${n} parameters (of ${r.P}) that moved most. ` : "") + why;
       const sl = d.slopes;
       const G = sl.fig.data[0] ? decode(sl.values).length / (decode(sl.epochs).length * sl.along.length) : 0;
       this.slope = {
@@ -890,10 +922,8 @@ class Player {
       const { layer } = sub;
       const p = r.p(kk, i);
       const g = r.g(kk, i);
-      const h = 0.16 * (spans[s][1] - spans[s][0]);
+      const h = 0.22 * (spans[s][1] - spans[s][0]);
       const step = this.stepOf(r, kk, i);
-      const [lo, hi] = sub.ya.range;
-      const base = lo + 0.07 * (hi - lo);
       over.item(layer, "curve", "polyline", { class: "gx-o-curve" }).setAttribute(
         "points",
         polyline(sub, grids[s], values.subarray((d * S + s) * G, (d * S + s + 1) * G)),
@@ -903,12 +933,13 @@ class Player {
       tan.setAttribute("y1", sub.py(L0 - g * h));
       tan.setAttribute("x2", sub.px(p + h));
       tan.setAttribute("y2", sub.py(L0 + g * h));
-      const dot = over.item(layer, "point", "circle", { class: "gx-o-point", r: 5 });
+      const dot = over.item(layer, "point", "circle", { class: "gx-o-point", r: 5 }, false);
       dot.setAttribute("cx", sub.px(p));
       dot.setAttribute("cy", sub.py(L0));
-      const line = over.item(layer, "step", "line", { class: "gx-o-step" });
-      const head = over.item(layer, "head", "polygon", { class: "gx-o-stephead" });
-      if (!arrow(sub, line, head, p, base, p + step, base) && step !== 0) tiny += 1;
+      const line = over.item(layer, "step", "line", { class: "gx-o-step" }, false);
+      const head = over.item(layer, "head", "polygon", { class: "gx-o-stephead" }, false);
+      // The step along this parameter, from the point: where the descent moves it next.
+      if (arrow(sub, line, head, p, L0, p + step, L0, 6) === "short") tiny += 1;
     });
     over.svg.gxDrawn = {
       epoch: kk,
@@ -917,9 +948,11 @@ class Player {
       steps: along.map((i) => this.stepOf(r, kk, i)),
     };
     const what = r.plain_sgd
-      ? `The gradient is the slope of this curve: the dashed tangent at epoch ${kk}'s point has the gradient in the table as its slope. The blue arrow on the axis is the step, ${MINUS}lr × gradient: downhill, as far as the learning rate says.`
-      : `The gradient is the slope of this curve: the dashed tangent at epoch ${kk}'s point has the gradient in the table as its slope. The blue arrow on the axis is the step ${r.optimizer_label} took.`;
-    const small = tiny ? ` ${tiny === S ? "Every step" : "Some steps"} here ${tiny === 1 ? "is" : "are"} under a pixel at this scale.` : "";
+      ? `The gradient is the slope of this curve: the dashed tangent at epoch ${kk}'s point has the gradient in the table as its slope. The blue arrow from the point is the step, ${MINUS}lr × gradient: downhill, as far as the learning rate says.`
+      : `The gradient is the slope of this curve: the dashed tangent at epoch ${kk}'s point has the gradient in the table as its slope. The blue arrow from the point is the step ${r.optimizer_label} took.`;
+    const small = tiny
+      ? ` ${tiny === 1 ? (S === 1 ? "The step" : "One step") : tiny === S ? "Every step" : "Some steps"} here ${tiny === 1 ? "is" : "are"} too short to see at this scale: the dashed arrow shows the direction only.`
+      : "";
     const others = r.P > 1 ? " Every other parameter is held at its value at this epoch, so each curve shifts as they train." : "";
     const drawn = kk !== k ? ` Drawn at epoch ${kk}, the nearest of the ${epochs.length} epochs drawn for this long run.` : "";
     const which = S < r.P ? ` The ${S} parameters with the largest gradients over the run.` : "";
@@ -964,7 +997,8 @@ class Player {
 
   /** Map m's z (log10 of the loss, for the colour) and customdata (the loss, for hover). */
   mapZ(m) {
-    const { maps, R, zmin } = this.land;
+    const { maps, R } = this.land;
+    const { zmin } = this.land.scales[m];
     const z = [];
     const raw = [];
     for (let a = 0; a < R; a++) {
@@ -987,24 +1021,27 @@ class Player {
     const py = r.p(kk, j);
     const sx = this.stepOf(r, kk, i);
     const sy = this.stepOf(r, kk, j);
-    const rose = kk < r.last && r.loss[kk + 1] > r.loss[kk];
+    const rose = kk < r.last && r.rose(kk + 1);
     const over = this.landOver;
     const sub = over.sub(0);
     const { layer } = sub;
-    over.item(layer, "path", "polyline", { class: "gx-o-path" }).setAttribute(
-      "points",
-      polyline(sub, L.path.x.subarray(0, kk + 1), L.path.y.subarray(0, kk + 1)),
-    );
-    // The point under the arrow, which starts at its centre.
-    const dot = over.item(layer, "point", "circle", { class: "gx-o-landpoint", r: 5 });
+    const pts = polyline(sub, L.path.x.subarray(0, kk + 1), L.path.y.subarray(0, kk + 1));
+    // A dark edge under the white path keeps it in sight on the light (high) ground.
+    over.item(layer, "pathEdge", "polyline", { class: "gx-o-pathedge" }).setAttribute("points", pts);
+    over.item(layer, "path", "polyline", { class: "gx-o-path" }).setAttribute("points", pts);
+    const star = over.item(layer, "bottom", "polygon", { class: "gx-o-star" }, false);
+    const bottom = L.bottoms ? L.bottoms[L.shown] : null;
+    star.style.display = bottom ? "" : "none";
+    if (bottom) star.setAttribute("points", starPoints(sub.px(bottom[0]), sub.py(bottom[1]), 8));
+    const dot = over.item(layer, "point", "circle", { class: "gx-o-landpoint", r: 5 }, false);
     dot.setAttribute("cx", sub.px(px));
     dot.setAttribute("cy", sub.py(py));
-    const line = over.item(layer, "step", "line", { class: "gx-o-landstep" });
-    const head = over.item(layer, "head", "polygon", { class: "gx-o-landhead" });
+    const line = over.item(layer, "step", "line", { class: "gx-o-landstep" }, false);
+    const head = over.item(layer, "head", "polygon", { class: "gx-o-landhead" }, false);
     const colour = L.colors[rose ? "rose" : "fell"];
     line.style.stroke = colour;
     head.style.fill = colour;
-    const seen = arrow(sub, line, head, px, py, px + sx, py + sy);
+    const seen = arrow(sub, line, head, px, py, px + sx, py + sy, 6);
     // What is drawn, in the data's own numbers (for tests/test_browser.py).
     over.svg.gxDrawn = { epoch: kk, map: L.shown, point: [px, py], step: [sx, sy], rose, path: kk + 1, arrow: seen };
     const [xn, yn] = L.names;
@@ -1014,12 +1051,19 @@ class Player {
     const stepText =
       sx === 0 && sy === 0
         ? "No step comes after the last epoch"
-        : step + (!seen ? " (under a pixel here)" : kk < r.last ? (rose ? ": orange, the loss rose after it (the step overshot)" : ": green, the loss fell after it") : "");
+        : step +
+          (seen === "short" ? " (too short to see at this scale: the arrow shows its direction only, dashed)" : "") +
+          (kk < r.last ? (rose ? ": magenta, the loss rose after it (the step overshot)" : ": green, the loss fell after it") : "");
+    const shownAt = L.epochs[L.shown];
     const held = L.exact
-      ? ` The map is exact: ${xn} and ${yn} are all this model's parameters.`
-      : ` Every other parameter is held at its value at epoch ${L.epochs[m]}${L.epochs[m] !== kk ? `, the nearest of the ${L.epochs.length} epochs mapped` : ""}: as they train, the valley moves, and the path's earlier points need not sit on this map.`;
-    const best = L.fig.map.data.length > 2 ? " The star is the least-squares optimum, the best fit possible." : "";
-    this.landNote.textContent = `Colour is the loss on a log scale, dark where it is low. The white line is the path so far. ${stepText}.${best}${held}`;
+      ? ` ${xn} and ${yn} are this model's only parameters, so the map is the whole loss.`
+      : ` The map is a slice: every other parameter is held at its value at epoch ${shownAt}${shownAt !== kk ? `, the nearest of the ${L.epochs.length} epochs mapped` : ""}, so only the current point is exact on it; as they train, the valley moves.`;
+    const best = !L.bottoms
+      ? ""
+      : L.exact
+        ? " The star is the least-squares optimum: the best fit possible."
+        : " The white star is the bottom of this slice; the grey hollow star is the best fit possible with every parameter free.";
+    this.landNote.textContent = `Colour is the loss on a log scale (its own range for each map), dark where it is low. The white line is the path so far, from the ring where it started. ${stepText}.${best}${held}`;
   }
 
   /** Show map m (models with more than two parameters: another epoch's map). A restyle
@@ -1034,7 +1078,22 @@ class Player {
       if (this.land !== L || L.want === L.shown) return;
       L.shown = L.want;
       const { z, customdata } = this.mapZ(L.shown);
-      Plotly.restyle(this.mapDiv, { z: [z], customdata: [customdata] }, [0]);
+      // Each map its own colour range: a run's first map may span a fraction of its last's.
+      const sc = L.scales[L.shown];
+      Plotly.restyle(
+        this.mapDiv,
+        {
+          z: [z],
+          customdata: [customdata],
+          zmin: sc.zmin,
+          zmax: sc.zmax,
+          contours: [{ start: sc.zmin, end: sc.zmax, size: (sc.zmax - sc.zmin) / 24, coloring: "heatmap" }],
+          "colorbar.tickvals": [sc.tickvals],
+          "colorbar.ticktext": [sc.ticktext],
+        },
+        [0],
+      );
+      this.renderLandscape(this.epoch);
     }, this.playing ? 250 : 120);
   }
 
@@ -1107,22 +1166,25 @@ class Player {
     }
     const name = r.names[i];
     for (let q = 0; q < P.n; q++) {
-      const v = P.shares[(d * P.n + q) * S + s];
+      // The pull is minus the point's term of the gradient: the way descent moves the
+      // parameter on this point's account (a bar up pulls it up).
+      const v = -P.shares[(d * P.n + q) * S + s];
       const y = sub.py(v);
       const bar = layer.bars[q];
       bar.setAttribute("x", sub.px(P.x[q]) - half);
       bar.setAttribute("width", 2 * half);
       bar.setAttribute("y", Math.min(y, zero));
       bar.setAttribute("height", Math.abs(y - zero));
-      bar.setAttribute("fill", P.colors[v > 0 ? "down" : "up"]);
-      bar.firstChild.textContent = `x = ${fmt(P.x[q])}: share ${fmt(v)} of the gradient of ${name}`;
+      bar.setAttribute("fill", P.colors[v > 0 ? "up" : "down"]);
+      bar.firstChild.textContent = `x = ${fmt(P.x[q])}: pulls ${name} ${v > 0 ? "up" : "down"} by ${fmt(Math.abs(v))}${P.outliers.has(q) ? " (an added outlier)" : ""}`;
     }
     over.svg.gxDrawn = { epoch: e, param: name, shares: Array.from({ length: P.n }, (_, q) => P.shares[(d * P.n + q) * S + s]) };
     this.pullTitle.textContent = `Each point's pull on ${name}`;
     const at = e !== kk ? ` Drawn at epoch ${e}, the nearest of the ${P.epochs.length} epochs drawn for this long run.` : "";
+    const g = r.isNoise(e, i) ? "≈ 0 (the pulls cancel: the gradient is rounding noise)" : fmt(-r.g(e, i));
     this.pullNote.textContent =
-      `Each bar is one point's share of the gradient of ${name}; the bars add up to its gradient in the table, ${r.gradText(e, i)} at epoch ${e}${r.isNoise(e, i) ? " (they cancel: rounding noise)" : ""}. ` +
-      `A bar above zero pulls ${name} down (descent moves against the gradient), one below pulls it up; the grey lines on the fit are the errors. ` +
+      `Each bar is one point's pull on ${name}: how hard the loss pulls that point's prediction (dL/dŷᵢ, from its error eᵢ = ŷᵢ ${MINUS} yᵢ, the grey line on the fit) times how much ${name} moves that prediction (∂ŷᵢ/∂${name}), with the sign flipped so that a bar up pulls ${name} up. ` +
+      `The bars add up to ${MINUS}gradient, ${g} at epoch ${e}: the way descent moves ${name}. ` +
       (P.words ? `${P.words} ` : "") +
       (P.outliers.size ? "The points the outliers setting added have a black edge here and a red ring on the fit." : "") +
       at;
@@ -1205,7 +1267,7 @@ class Player {
           ? `With mini-batches of ${r.batch} points, each epoch takes several steps, each on its own batch's gradient: the step taken is not simply lr × this gradient (over all the points).`
           : `With ${r.optimizer_label}, the optimizer reshapes the step: the step taken is not simply lr × gradient.`;
       }
-      if (change > 0) {
+      if (r.rose(k + 1)) {
         notes.push([
           "warn",
           `The loss rose at this step (epoch ${k} → ${k + 1}): the step overshot the bottom of the valley and landed higher on the other side. A smaller learning rate takes shorter steps.`,
@@ -1249,7 +1311,7 @@ class Player {
         tr.appendChild(el("td", "", fmt(r.loss[k])));
         tr.appendChild(el("td", "", k > 0 ? signed(r.loss[k] - r.loss[k - 1], 3) : "—"));
         names.forEach((_, i) => tr.appendChild(el("td", "", fmt(r.p(k, i)))));
-        if (k > 0 && r.loss[k] > r.loss[k - 1]) {
+        if (k > 0 && r.rose(k)) {
           notes.push(["warn", `${r.name}: the loss rose from epoch ${k - 1} to ${k}: that step overshot the valley.`]);
         }
         for (const [kind, text] of notesAt(r.notes, k)) notes.push([kind, `${r.name}: ${text}`]);

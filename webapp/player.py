@@ -104,6 +104,7 @@ def run_payload(name: str, colour: str, h: History, floor: float | None = None) 
         frame_preds=figures.packed(h.frame_preds),
         ranges=figures.loss_ranges(h.loss, floor),
         rises=len(figures.rises(h.loss)),
+        rise_spans=figures.spans(np.isin(np.arange(len(h.loss)), figures.rises(h.loss))),
         noise=rounding_noise_spans(h),
         notes=epoch_notes(h, plain_sgd),
     )
