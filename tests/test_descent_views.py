@@ -183,3 +183,18 @@ def test_slope_panels_hold_the_loss_along_each_parameter_over_fixed_spans():
                 p = h.params[e].copy()
                 p[s] = grid[s][j]
                 assert values[e, s, j] == pytest.approx(mse(design, p, y), rel=1e-6)
+
+
+def test_a_loss_that_rises_by_rounding_did_not_overshoot():
+    from explorer.figures import rises
+
+    # The line preset under MSE at lr 0.1 ends at the bottom of its valley, where float64
+    # leaves the loss wobbling by 5.6e-17: no step overshot there.
+    h = fit(preset="line", loss="mse", epochs=100, lr=0.1)
+    wobble = np.flatnonzero(np.diff(h.loss) > 0) + 1
+    assert wobble.size and np.all(np.diff(h.loss)[wobble - 1] < 1e-15)
+    assert rises(h.loss).size == 0
+    # A real overshoot (lr 10 on the lesson) is every rise it looks like.
+    big = fit(preset="fastai-quadratic", lr=10.0, epochs=10)
+    real = np.flatnonzero(np.diff(big.loss) > 0) + 1
+    assert real.size and np.array_equal(rises(big.loss), real)
