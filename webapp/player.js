@@ -987,9 +987,17 @@ class Player {
     });
     const map = land.fig.map;
     const contour = { ...map.data[0], x: decode(map.data[0].x), y: decode(map.data[0].y), ...this.mapZ(0) };
+    let layout = map.layout;
+    // On a phone the colour bar goes under the map, which keeps the whole width.
+    const narrow = this.landDiv.clientWidth < 480;
+    this.landDiv.classList.toggle("gx-land-narrow", narrow);
+    if (narrow) {
+      contour.colorbar = { ...contour.colorbar, orientation: "h", x: 0.5, xanchor: "center", y: -0.3, yanchor: "top", len: 1, thickness: 10, title: { text: "loss", side: "top" } };
+      layout = { ...layout, margin: { ...layout.margin, r: 12, b: 100 } };
+    }
     this.land.shown = 0;
     this.landOver.clear();
-    this.drawLater("land", this.mapDiv, { data: [contour, ...map.data.slice(1)], layout: map.layout }, 2, () => {
+    this.drawLater("land", this.mapDiv, { data: [contour, ...map.data.slice(1)], layout }, 2, () => {
       this.landOver.attach();
       this.renderLandscape(this.epoch);
     });
