@@ -365,7 +365,9 @@ class CompileCounter:
     def train(self, *args, **kwargs):
         self.active = True
         try:
-            return train(*args, **kwargs)
+            h = train(*args, **kwargs)
+            h.frame_preds  # noqa: B018 (computed on first use: must not recompile either)
+            return h
         finally:
             self.active = False
 
@@ -379,6 +381,8 @@ def test_traced_settings_never_recompile_and_structure_does():
         runs = [
             dict(lr=0.5),
             *[dict(loss=name) for name in LOSSES],
+            # Every (loss, optimizer) pair is a branch of the same compiled engine.
+            *[dict(loss=name, optimizer=opt) for name in LOSSES for opt in OPTIMIZERS],
             dict(loss="huber", huber_delta=0.25),
             *[dict(optimizer=name) for name in OPTIMIZERS],
             dict(optimizer="momentum", momentum=0.3),
