@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -289,29 +292,75 @@ def branch_index(loss: str, optimizer: str) -> int:
     return loss_index(loss) * len(OPTIMIZERS) + optimizer_index(optimizer)
 
 
+# Compiles of whole engines run here, one at a time, in the background (see Engine).
+_COMPILES = ThreadPoolExecutor(max_workers=1, thread_name_prefix="explorer-compile")
+
+
+def wait_for_compiles() -> None:
+    """Return once every engine compiling in the background is compiled (for tests that
+    count compilations, and for timing)."""
+    _COMPILES.submit(lambda: None).result()  # one worker: runs after the earlier ones
+
+
 @functools.lru_cache(maxsize=32)
-def engine(model: Model, batch_size: int | None):
-    """The compiled run for one model structure and batch size (None = full batch).
+def engine(model: Model, batch_size: int | None, size: int) -> Engine:
+    """The compiled runs for one model structure, batch size (None = full batch) and
+    padded data size."""
+    return Engine(model, batch_size)
+
+
+class Engine:
+    """The compiled runs of one model structure, batch size and data bucket.
 
     The loss and the optimizer are chosen once, outside the loop: one copy of the loop per
-    (loss, optimizer) pair, picked by one ``lax.switch`` on a traced index, so every pair
-    is compiled in the first call and changing either never recompiles. Inside a loop a
-    switch runs every epoch as a separate call and keeps XLA from fusing the model's
-    forward pass, the loss, its gradient and the step into a few kernels: on the lesson's
-    20 points an epoch took about 1.1 us with the optimizer's switch in the loop and
-    0.2-0.3 us without (and about 1.6x slower on 10,000 points with the loss's switch).
+    (loss, optimizer) pair, picked by one ``lax.switch`` on a traced index (``PAIRS``), so
+    changing either never recompiles. Inside a loop a switch runs every epoch as a
+    separate call and keeps XLA from fusing the model's forward pass, the loss, its
+    gradient and the step into a few kernels: on the lesson's 20 points an epoch took
+    about 1.1 us with the optimizer's switch in the loop and 0.2-0.3 us without (and about
+    1.6x slower on 10,000 points with the loss's switch).
+
+    Compiling every pair takes about 1 s; one pair alone about a third of that. So the
+    first call compiles its own pair, starts compiling the whole engine in the background
+    and runs; later calls run the whole engine, waiting for it if it is not ready yet,
+    unless they ask for that first pair. A setting changed after the first call never
+    starts a compile.
     """
 
-    def run(x, y, mask, p0, hyper, choice):
+    def __init__(self, model: Model, batch_size: int | None):
+        self.model, self.batch_size = model, batch_size
+        self._lock = threading.Lock()
+        self._whole: Future | None = None  # every pair, compiling in the background
+        self._first: tuple[int, Callable] | None = None  # the first call's pair alone
+
+    def __call__(self, x, y, mask, p0, hyper, choice):
         # hyper: the float settings by name (HYPER_SETTINGS); choice: the whole ones,
         # "branch" indexing PAIRS.
-        branches = [
-            functools.partial(_history, model, batch_size, info, optimizer=opt)
-            for info, opt in PAIRS
-        ]
-        return lax.switch(choice["branch"], branches, x, y, mask, p0, hyper, choice)
+        args = (x, y, mask, p0, hyper, choice)
+        branch = int(choice["branch"])
+        with self._lock:
+            if self._whole is None:
+                self._first = (branch, self._compile((branch,), args))
+                self._whole = _COMPILES.submit(self._compile, range(len(PAIRS)), args)
+            whole, first = self._whole, self._first
+        if whole.done():
+            self._first = None  # no longer used
+        elif first is not None and first[0] == branch:
+            return first[1](*args)
+        return whole.result()(*args)
 
-    return jax.jit(run)
+    def _compile(self, branches, args) -> Callable:
+        loops = [
+            functools.partial(_history, self.model, self.batch_size, info, optimizer=opt)
+            for info, opt in (PAIRS[b] for b in branches)
+        ]
+
+        def run(x, y, mask, p0, hyper, choice):
+            if len(loops) == 1:
+                return loops[0](x, y, mask, p0, hyper, choice)
+            return lax.switch(choice["branch"], loops, x, y, mask, p0, hyper, choice)
+
+        return jax.jit(run).lower(*args).compile()
 
 
 def _history(
@@ -479,7 +528,7 @@ def train(
         epochs=np.int32(epochs),
         seed=np.uint32(seed),
     )
-    out = engine(model, batch_size)(x, y, mask, p0, _traced(hyper), choice)
+    out = engine(model, batch_size, x.size)(x, y, mask, p0, _traced(hyper), choice)
     k = int(epochs) + 1
     # Copies of the epochs run (np.asarray is a view of the result on the CPU), so that a
     # cached short run does not keep the MAX_EPOCHS-long buffers alive.

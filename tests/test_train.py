@@ -26,6 +26,7 @@ from explorer.train import (
     evaluate,
     frame_epochs,
     train,
+    wait_for_compiles,
 )
 
 QUAD = build_model("quadratic")
@@ -123,6 +124,7 @@ def test_evaluate_never_recompiles_within_a_bucket():
         )
     )
     evaluate(QUAD, P0, NOISY.x[:10], NOISY.y[:10], "l1")
+    wait_for_compiles()  # engines of earlier tests compiling in the background
     before = len(compiles)
     for n, loss in ((11, "l2"), (20, "mse"), (32, "huber")):
         evaluate(QUAD, P0 + n, NOISY.x[:n], NOISY.y[:n], loss, huber_delta=0.5)
@@ -377,6 +379,9 @@ def test_traced_settings_never_recompile_and_structure_does():
     jax.monitoring.register_event_duration_secs_listener(counter)
     try:
         counter.train(NOISY, QUAD, P0, epochs=10)  # warm-up: compile (or reuse) the engine
+        # The first call compiled its own (loss, optimizer) pair and started the whole
+        # engine's compile in the background; a slider move must never start another.
+        wait_for_compiles()
         counter.count = 0
         runs = [
             dict(lr=0.5),
