@@ -322,16 +322,21 @@ class Engine:
 
     Compiling every pair takes about 1 s; one pair alone about a third of that. So the
     first call compiles its own pair, starts compiling the whole engine in the background
-    and runs; later calls run the whole engine, waiting for it if it is not ready yet,
-    unless they ask for that first pair. A setting changed after the first call never
-    starts a compile.
+    and runs; later calls with another pair run the whole engine, waiting for it if it is
+    not ready yet. A setting changed after the first call never starts a compile.
+
+    The first pair keeps its own executable: alone, without the switch over twelve
+    branches, a call costs about 0.07 ms instead of 0.2 ms, and an epoch about 0.16 us
+    instead of 0.24 us (the lesson's 20 points), so the run a session starts with and its
+    changes of learning rate, epochs, seed or start take the faster path. Both give the
+    same numbers to the last bit (checked for every pair, full batch and mini-batches).
     """
 
     def __init__(self, model: Model, batch_size: int | None):
         self.model, self.batch_size = model, batch_size
         self._lock = threading.Lock()
         self._whole: Future | None = None  # every pair, compiling in the background
-        self._first: tuple[int, Callable] | None = None  # the first call's pair alone
+        self._first: tuple[int, Callable | None] = (-1, None)  # the first call's pair, alone
 
     def __call__(self, x, y, mask, p0, hyper, choice):
         # hyper: the float settings by name (HYPER_SETTINGS); choice: the whole ones,
@@ -342,12 +347,10 @@ class Engine:
             if self._whole is None:
                 self._first = (branch, self._compile((branch,), args))
                 self._whole = _COMPILES.submit(self._compile, range(len(PAIRS)), args)
-            whole, first = self._whole, self._first
-        if whole.done():
-            self._first = None  # no longer used
-        elif first is not None and first[0] == branch:
-            return first[1](*args)
-        return whole.result()(*args)
+        first_branch, first = self._first
+        if branch == first_branch:
+            return first(*args)
+        return self._whole.result()(*args)
 
     def _compile(self, branches, args) -> Callable:
         loops = [

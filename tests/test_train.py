@@ -22,9 +22,12 @@ from explorer.train import (
     GRID,
     MAX_EPOCHS,
     MAX_FRAMES,
+    PAIRS,
+    Engine,
     bucket_size,
     evaluate,
     frame_epochs,
+    pad,
     train,
     wait_for_compiles,
 )
@@ -372,6 +375,23 @@ class CompileCounter:
             return h
         finally:
             self.active = False
+
+
+@pytest.mark.parametrize("batch_size", [None, 7])
+def test_a_pair_alone_and_through_the_whole_engine_agree_to_the_last_bit(batch_size):
+    # The first call's (loss, optimizer) pair runs compiled alone; the others through the
+    # whole engine's switch. The same settings must give the same numbers either way.
+    engine = Engine(QUAD, batch_size)
+    x, y, mask = pad(NOISY.x, NOISY.y)
+    hyper = {name: np.float64(0.01) for name in ("lr", "huber_delta", "momentum")}
+    hyper.update(beta1=np.float64(0.9), beta2=np.float64(0.999))
+    args = [x, y, mask, P0, hyper, dict(branch=np.int32(0), epochs=np.int32(0), seed=np.uint32(3))]
+    whole = engine._compile(range(len(PAIRS)), args)
+    for branch in (0, len(PAIRS) - 1):  # L1 with SGD, Huber with Adam
+        args[-1] = dict(branch=np.int32(branch), epochs=np.int32(200), seed=np.uint32(3))
+        alone = engine._compile((branch,), args)
+        for a, b in zip(alone(*args), whole(*args), strict=True):
+            np.testing.assert_array_equal(np.asarray(a)[:201], np.asarray(b)[:201])
 
 
 def test_traced_settings_never_recompile_and_structure_does():
