@@ -305,7 +305,8 @@ def wait_for_compiles() -> None:
 @functools.lru_cache(maxsize=32)
 def engine(model: Model, batch_size: int | None, size: int) -> Engine:
     """The compiled runs for one model structure, batch size (None = full batch) and
-    padded data size."""
+    padded data size (``size`` only keys the cache: an Engine compiles for the shapes of
+    its first call)."""
     return Engine(model, batch_size)
 
 

@@ -17,13 +17,16 @@ from explorer import Dataset, compare, fit, make_preset
 from explorer.losses import LOSSES
 from explorer.models import build_model
 from explorer.optim import OPTIMIZERS
+from explorer.settings import settings_values
 from explorer.train import (
     DENSE_FRAMES,
     GRID,
+    HYPER_SETTINGS,
     MAX_EPOCHS,
     MAX_FRAMES,
     PAIRS,
     Engine,
+    _traced,
     bucket_size,
     evaluate,
     frame_epochs,
@@ -383,8 +386,7 @@ def test_a_pair_alone_and_through_the_whole_engine_agree_to_the_last_bit(batch_s
     # whole engine's switch. The same settings must give the same numbers either way.
     engine = Engine(QUAD, batch_size)
     x, y, mask = pad(NOISY.x, NOISY.y)
-    hyper = {name: np.float64(0.01) for name in ("lr", "huber_delta", "momentum")}
-    hyper.update(beta1=np.float64(0.9), beta2=np.float64(0.999))
+    hyper = _traced(settings_values(HYPER_SETTINGS, {"lr": 0.01, "huber_delta": 0.5}))
     args = [x, y, mask, P0, hyper, dict(branch=np.int32(0), epochs=np.int32(0), seed=np.uint32(3))]
     whole = engine._compile(range(len(PAIRS)), args)
     for branch in (0, len(PAIRS) - 1):  # L1 with SGD, Huber with Adam
