@@ -37,6 +37,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from explorer import fit, landscape, sweep  # noqa: E402
+from explorer.train import wait_for_compiles  # noqa: E402
 
 FLOOR_LANDSCAPE = 0.050  # seconds, 101 x 101 grid of a 1,000-point run, warm
 FLOOR_SWEEP = 10.0  # sweep of 61 rates x 1,000 epochs / one 1,000-epoch fit
@@ -77,6 +78,7 @@ def numpy_grid(h, land) -> np.ndarray:
 
 def bench_landscape(name: str, settings: dict, repeats: int) -> float:
     h = fit(points=POINTS, **settings)
+    wait_for_compiles()  # the engine's background compile, not timed with the landscape
     compile_s = first(lambda: landscape(h, resolution=RESOLUTION))
     t_land, land = timed(lambda: landscape(h, resolution=RESOLUTION), repeats)
     t_numpy, grid = timed(lambda: numpy_grid(h, land), max(3, repeats // 4))
@@ -105,6 +107,7 @@ def bench_sweep(name: str, settings: dict, repeats: int) -> float:
     compile_s = first(lambda: sweep(lrs, epochs=1000, **settings))
     t_sweep, s = timed(lambda: sweep(lrs, epochs=1000, **settings), repeats)
     first(lambda: fit(epochs=1000, **settings))
+    wait_for_compiles()
     t_fit, _ = timed(lambda: fit(epochs=1000, **settings), repeats)
     diverged = sum(d is not None for d in s.diverged_at)
     print(f"   {name}: {diverged} of 61 rates diverge")

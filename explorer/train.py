@@ -1,36 +1,50 @@
 """The engine: every epoch of gradient descent in one compiled call, with its history.
 
 ``train`` pads the data to a size bucket and calls a function compiled once per model
-structure, data bucket and batch size. Inside it a ``lax.while_loop`` runs ``lax.scan``
-over chunks of ``CHUNK`` epochs and writes each chunk into history buffers sized for
-``MAX_EPOCHS``, so the number of epochs, the learning rate, the loss, the optimizer and
-its settings, the seed and the initial values are all traced: changing them never
-recompiles, and a short run does not pay for the longest one.
+structure, data bucket and batch size. It holds one loop per (loss, optimizer) pair,
+picked by a traced index; the loop runs for a traced number of epochs and writes each
+epoch's parameters, loss and gradient into history buffers sized for ``MAX_EPOCHS``. So
+the number of epochs, the learning rate, the loss, the optimizer and its settings, the
+seed and the initial values are all traced: changing them never recompiles, and a short
+run does not pay for the longest one. The animation's frames are computed when first
+drawn (``History.frame_preds``).
 """
 
 from __future__ import annotations
 
 import functools
 import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 from jax import lax
 
 from .data import Dataset
-from .losses import LOSS_SETTINGS, LOSSES, call, every_loss, loss_index, switch_loss
+from .losses import LOSS_SETTINGS, LOSSES, Loss, call, every_loss, loss_index, switch_loss
 from .models import Model
-from .optim import OPTIMIZER_SETTINGS, init_states, optimizer_index, switch_update
+from .optim import (
+    OPTIMIZER_SETTINGS,
+    OPTIMIZERS,
+    Optimizer,
+    build,
+    init_states,
+    optimizer_index,
+    switch_update,
+)
 from .registry import LOSS, OPTIMIZER
 from .settings import EPOCHS, LR, MAX_EPOCHS, SEED, settings_values
 
 # The traced float settings, by name: the learning rate and every loss's and optimizer's
 # own settings (all carried, so changing the loss or optimizer never recompiles).
 HYPER_SETTINGS = (LR, *LOSS_SETTINGS, *OPTIMIZER_SETTINGS)
-CHUNK = 64  # epochs per scan; a run computes at most CHUNK - 1 epochs it throws away
+CHUNK = 64  # history buffers hold a whole number of chunks of epochs
 # Curves drawn for the player, whatever the number of epochs: every epoch of runs up to
 # 1,000 epochs; longer runs get every one of the first DENSE_FRAMES epochs (where the fit
 # moves most) and geometric spacing after, always ending on the last epoch.
@@ -53,10 +67,11 @@ class History:
         loss: (K,) the training loss at ``params[k]``.
         grads: (K, P) gradient of the loss at ``params[k]`` (over all the data).
         diverged_at: first epoch whose loss, parameters or gradient is not finite, or None.
+        config: the settings of the run (JSON-serialisable).
+        epochs: the epochs asked for (the history stops early when the run diverges).
         frame_epochs: (F,) epochs that have an animation frame (F <= MAX_FRAMES).
         grid: (G,) x values of the drawn curves.
         frame_preds: (F, G) predictions on ``grid`` at each frame epoch.
-        config: the settings of the run (JSON-serialisable).
     """
 
     model: Model
@@ -66,10 +81,44 @@ class History:
     loss: np.ndarray
     grads: np.ndarray
     diverged_at: int | None
-    frame_epochs: np.ndarray
-    grid: np.ndarray
-    frame_preds: np.ndarray
     config: dict
+    epochs: int
+
+    # The animation's frames are computed on first use (the player, the exported
+    # animation), not by ``train``: a run that is never drawn (the command line, the API,
+    # a comparison's table) does not pay for 1,001 x GRID predictions.
+    @property
+    def frame_epochs(self) -> np.ndarray:
+        return self._frames[0]
+
+    @property
+    def grid(self) -> np.ndarray:
+        return self._frames[1]
+
+    @property
+    def frame_preds(self) -> np.ndarray:
+        return self._frames[2]
+
+    @functools.cached_property
+    def _frames(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        frames = frame_epochs(self.epochs)
+        frames = frames[frames < len(self.loss)]
+        span = float(self.x.max() - self.x.min()) or 1.0
+        grid = np.linspace(
+            self.x.min() - 0.05 * span, self.x.max() + 0.05 * span, GRID, dtype=np.float64
+        )
+        if frames.size:
+            # Padded to MAX_FRAMES rows: one compiled function per model structure.
+            idx = np.full(MAX_FRAMES, frames[-1])
+            idx[: frames.size] = frames
+            preds = np.asarray(_frames_fn(self.model)(self.params[idx], grid))[: frames.size]
+        else:
+            preds = np.zeros((0, GRID), np.float64)
+        keep = np.isfinite(preds).all(axis=1)
+        frames, preds = frames[keep], preds[keep]
+        for arr in (frames, grid, preds):
+            arr.flags.writeable = False  # the app shares one History between sessions
+        return frames, grid, preds
 
     @property
     def param_names(self) -> list[str]:
@@ -118,6 +167,12 @@ def _named_lists(model: Model, flat: np.ndarray) -> dict:
 @functools.lru_cache(maxsize=32)
 def _predict_fn(model: Model):
     return jax.jit(model.predict)
+
+
+@functools.lru_cache(maxsize=32)
+def _frames_fn(model: Model):
+    """Predictions on a grid for each row of (MAX_FRAMES, P) parameters."""
+    return jax.jit(jax.vmap(model.predict, in_axes=(0, None)))
 
 
 def enable_compile_cache(path: str | None = None) -> None:
@@ -225,46 +280,136 @@ def frame_epochs(epochs: int, max_frames: int = MAX_FRAMES) -> np.ndarray:
     return chosen
 
 
-@functools.lru_cache(maxsize=32)
-def engine(model: Model, batch_size: int | None):
-    """The compiled run for one model structure and batch size (None = full batch).
+# The engine's branches: one loop per (loss, optimizer) pair, chosen by
+# ``branch_index(loss, optimizer)``.
+PAIRS: tuple[tuple[Loss, Optimizer], ...] = tuple(
+    (info, opt) for info in LOSSES.values() for opt in OPTIMIZERS.values()
+)
 
-    The loss is chosen once, outside the loop (one copy of the loop per loss, picked by
-    ``lax.switch``): inside a loop a switch would run every epoch and keep XLA from fusing
-    the model's forward pass with the loss and its gradient (about 1.6x slower on 10,000
-    points). The optimizer's switch stays in the loop: its work is a few parameters.
+
+def branch_index(loss: str, optimizer: str) -> int:
+    """The engine's branch (in ``PAIRS``) of a loss and an optimizer."""
+    return loss_index(loss) * len(OPTIMIZERS) + optimizer_index(optimizer)
+
+
+# Compiles of whole engines run here, one at a time, in the background (see Engine).
+_COMPILES = ThreadPoolExecutor(max_workers=1, thread_name_prefix="explorer-compile")
+
+
+def wait_for_compiles() -> None:
+    """Return once every engine compiling in the background is compiled (for tests that
+    count compilations, and for timing)."""
+    _COMPILES.submit(lambda: None).result()  # one worker: runs after the earlier ones
+
+
+@functools.lru_cache(maxsize=32)
+def engine(model: Model, batch_size: int | None, size: int) -> Engine:
+    """The compiled runs for one model structure, batch size (None = full batch) and
+    padded data size (``size`` only keys the cache: an Engine compiles for the shapes of
+    its first call)."""
+    return Engine(model, batch_size)
+
+
+class Engine:
+    """The compiled runs of one model structure, batch size and data bucket.
+
+    The loss and the optimizer are chosen once, outside the loop: one copy of the loop per
+    (loss, optimizer) pair, picked by one ``lax.switch`` on a traced index (``PAIRS``), so
+    changing either never recompiles. Inside a loop a switch runs every epoch as a
+    separate call and keeps XLA from fusing the model's forward pass, the loss, its
+    gradient and the step into a few kernels: on the lesson's 20 points an epoch took
+    about 1.1 us with the optimizer's switch in the loop and 0.2-0.3 us without (and about
+    1.6x slower on 10,000 points with the loss's switch).
+
+    Compiling every pair takes about 1 s; one pair alone about a third of that. So the
+    first call compiles its own pair, starts compiling the whole engine in the background
+    and runs; later calls with another pair run the whole engine, waiting for it if it is
+    not ready yet. A setting changed after the first call never starts a compile.
+
+    The first pair keeps its own executable: alone, without the switch over twelve
+    branches, a call costs about 0.07 ms instead of 0.2 ms, and an epoch about 0.16 us
+    instead of 0.24 us (the lesson's 20 points), so the run a session starts with and its
+    changes of learning rate, epochs, seed or start take the faster path. Both give the
+    same numbers to the last bit (checked for every pair, full batch and mini-batches).
     """
 
-    def run(x, y, mask, p0, hyper, choice, frame_idx, grid):
-        # hyper: the float settings by name (HYPER_SETTINGS); choice: the whole ones.
-        branches = [
-            functools.partial(_history, model, batch_size, info) for info in LOSSES.values()
-        ]
-        hist_p, hist_l, hist_g = lax.switch(choice["loss"], branches, x, y, mask, p0, hyper, choice)
-        frame_preds = jax.vmap(lambda q: model.predict(q, grid))(hist_p[frame_idx])
-        return hist_p, hist_l, hist_g, frame_preds
+    def __init__(self, model: Model, batch_size: int | None):
+        self.model, self.batch_size = model, batch_size
+        self._lock = threading.Lock()
+        self._whole: Future | None = None  # every pair, compiling in the background
+        self._first: tuple[int, Callable | None] = (-1, None)  # the first call's pair, alone
 
-    return jax.jit(run)
+    def __call__(self, x, y, mask, p0, hyper, choice):
+        # hyper: the float settings by name (HYPER_SETTINGS); choice: the whole ones,
+        # "branch" indexing PAIRS.
+        args = (x, y, mask, p0, hyper, choice)
+        branch = int(choice["branch"])
+        with self._lock:
+            if self._whole is None:
+                self._first = (branch, self._compile((branch,), args))
+                self._whole = _COMPILES.submit(self._compile, range(len(PAIRS)), args)
+        first_branch, first = self._first
+        if branch == first_branch:
+            return first(*args)
+        return self._whole.result()(*args)
+
+    def _compile(self, branches, args) -> Callable:
+        loops = [
+            functools.partial(_history, self.model, self.batch_size, info, optimizer=opt)
+            for info, opt in (PAIRS[b] for b in branches)
+        ]
+
+        def run(x, y, mask, p0, hyper, choice):
+            if len(loops) == 1:
+                return loops[0](x, y, mask, p0, hyper, choice)
+            return lax.switch(choice["branch"], loops, x, y, mask, p0, hyper, choice)
+
+        return jax.jit(run).lower(*args).compile()
 
 
 def _history(
-    model: Model, batch_size: int | None, info, x, y, mask, p0, hyper, choice, n_chunks=_N_CHUNKS
+    model: Model,
+    batch_size: int | None,
+    info: Loss,
+    x,
+    y,
+    mask,
+    p0,
+    hyper,
+    choice,
+    n_chunks=_N_CHUNKS,
+    optimizer: Optimizer | None = None,
 ):
     """Every epoch of one run with the loss ``info`` (traced inside ``engine``).
 
-    The history buffers hold ``n_chunks * CHUNK`` epochs (all MAX_EPOCHS + 1 by default);
-    a caller that knows the run is shorter passes fewer (``explorer.rates`` vmaps this over
-    learning rates, where 10,000-epoch buffers per run would dominate). ``hyper["lr"]``
-    reaches only the optimizers' ``make``, so it may be an optax schedule
-    (``explorer.lrfind``)."""
+    ``optimizer`` fixes the optimizer; None picks it with a switch on
+    ``choice["optimizer"]`` at every step (``explorer.rates`` and ``explorer.lrfind``,
+    which compile one loop per loss only). The history buffers hold ``n_chunks * CHUNK``
+    epochs (all MAX_EPOCHS + 1 by default); a caller that knows the run is shorter passes
+    fewer (``explorer.rates`` vmaps this over learning rates, where 10,000-epoch buffers
+    per run would dominate). ``hyper["lr"]`` reaches only the optimizers' ``make``, so it
+    may be an optax schedule (``explorer.lrfind``)."""
 
     def loss_at(p, x, y, mask):
         return call(info, model.predict(p, x) - y, mask, hyper)
 
     value_and_grad = jax.value_and_grad(loss_at)
-    opt_idx, epochs = choice["optimizer"], choice["epochs"]
+    epochs = choice["epochs"]
     key = jax.random.PRNGKey(choice["seed"])
     n = jnp.sum(mask)
+    if optimizer is None:
+        states0 = init_states(hyper, p0)
+
+        def update(g, states, p):
+            return switch_update(choice["optimizer"], hyper, g, states, p)
+
+    else:
+        transform = build(optimizer, hyper)
+        states0 = transform.init(p0)
+
+        def update(g, states, p):
+            updates, states = transform.update(g, states, p)
+            return optax.apply_updates(p, updates), states
 
     def minibatch_epoch(p, states, k):
         # Real points first, in a fresh random order each epoch; padding last.
@@ -279,39 +424,56 @@ def _history(
             idx = lax.dynamic_slice(order, (j * batch_size,), (batch_size,))
             in_batch = (j * batch_size + jnp.arange(batch_size)) < n
             _, g = value_and_grad(p, x[idx], y[idx], in_batch.astype(x.dtype))
-            return switch_update(opt_idx, hyper, g, states, p)
+            return update(g, states, p)
 
         return lax.fori_loop(0, n_batches, batch_step, (p, states))
 
-    def epoch(carry, k):
-        p, states = carry
-        loss, g = value_and_grad(p, x, y, mask)
-        if batch_size is None:
-            new = switch_update(opt_idx, hyper, g, states, p)
-        else:
-            new = minibatch_epoch(p, states, k)
-        return new, (p, loss, g)
+    if batch_size is None:
+        # Full batch: epoch k first takes the step with the gradient of epoch k - 1 (none
+        # at epoch 0, which keeps the start), then measures the loss and gradient at the
+        # new parameters. Written this way, the step, the forward pass and the gradient's
+        # sums fuse into a few kernels per epoch; with the step at the end of the epoch
+        # XLA kept the gradient apart and an epoch took several times longer. The numbers
+        # are the same: each step is p - lr*g with the g recorded for the epoch before.
+        def epoch(k, state):
+            p, g, states = state
+            new_p, new_states = update(g, states, p)
+            first = k == 0
+            p = jnp.where(first, p, new_p)
+            states = jax.tree.map(lambda a, b: jnp.where(first, a, b), states, new_states)
+            loss, g = value_and_grad(p, x, y, mask)
+            return (p, g, states), (p, loss, g)
 
-    def chunk(carry):
-        j, p, states, hist_p, hist_l, hist_g = carry
-        (p, states), (cp, cl, cg) = lax.scan(epoch, (p, states), j * CHUNK + jnp.arange(CHUNK))
-        start = j * CHUNK
-        zero = jnp.zeros((), start.dtype)
-        hist_p = lax.dynamic_update_slice(hist_p, cp, (start, zero))
-        hist_l = lax.dynamic_update_slice(hist_l, cl, (start,))
-        hist_g = lax.dynamic_update_slice(hist_g, cg, (start, zero))
-        return j + 1, p, states, hist_p, hist_l, hist_g
+        state = (p0, jnp.zeros_like(p0), states0)
+    else:
+
+        def epoch(k, state):
+            p, states = state
+            loss, g = value_and_grad(p, x, y, mask)
+            return minibatch_epoch(p, states, k), (p, loss, g)
+
+        state = (p0, states0)
+
+    def body(k, carry):
+        # One epoch, its row written in place. (A loop over epochs with a dynamic count,
+        # rather than a scan over fixed chunks inside a loop: as fast, and half the
+        # compile time of the nested loops.)
+        state, hist_p, hist_l, hist_g = carry
+        state, (p, loss, g) = epoch(k, state)
+        zero = jnp.zeros((), k.dtype)
+        hist_p = lax.dynamic_update_slice(hist_p, p[None], (k, zero))
+        hist_l = lax.dynamic_update_slice(hist_l, loss[None], (k,))
+        hist_g = lax.dynamic_update_slice(hist_g, g[None], (k, zero))
+        return state, hist_p, hist_l, hist_g
 
     size = n_chunks * CHUNK
     carry = (
-        jnp.int32(0),
-        p0,
-        init_states(hyper, p0),
+        state,
         jnp.zeros((size, p0.shape[0]), p0.dtype),
         jnp.zeros((size,), p0.dtype),
         jnp.zeros((size, p0.shape[0]), p0.dtype),
     )
-    _, _, _, hist_p, hist_l, hist_g = lax.while_loop(lambda c: c[0] * CHUNK <= epochs, chunk, carry)
+    _, hist_p, hist_l, hist_g = lax.fori_loop(0, epochs + 1, body, carry)
     return hist_p, hist_l, hist_g
 
 
@@ -361,34 +523,24 @@ def train(
             raise ValueError("batch size must be a whole number >= 1")
         batch_size = None if batch_size >= n else int(batch_size)
     x, y, mask = pad(data.x, data.y)
-    frames = frame_epochs(int(epochs))
-    frame_idx = np.full(MAX_FRAMES, frames[-1], np.int32)
-    frame_idx[: frames.size] = frames
-    span = float(data.x.max() - data.x.min()) or 1.0
-    grid = np.linspace(
-        data.x.min() - 0.05 * span, data.x.max() + 0.05 * span, GRID, dtype=np.float64
-    )
     p0 = np.asarray(p0, np.float64)
     if p0.shape != (model.n_params,):
         raise ValueError(f"{model.name} takes {model.n_params} parameters, got shape {p0.shape}")
 
     choice = dict(
-        loss=np.int32(loss_index(loss)),
-        optimizer=np.int32(optimizer_index(optimizer)),
+        branch=np.int32(branch_index(loss, optimizer)),
         epochs=np.int32(epochs),
         seed=np.uint32(seed),
     )
-    out = engine(model, batch_size)(x, y, mask, p0, _traced(hyper), choice, frame_idx, grid)
-    hist_p, hist_l, hist_g, preds = (np.asarray(a) for a in out)
+    out = engine(model, batch_size, x.size)(x, y, mask, p0, _traced(hyper), choice)
     k = int(epochs) + 1
-    # Copies, so that a cached short run does not keep the MAX_EPOCHS-long buffers alive.
-    hist_p, hist_l, hist_g = hist_p[:k].copy(), hist_l[:k].copy(), hist_g[:k].copy()
+    # Copies of the epochs run (np.asarray is a view of the result on the CPU), so that a
+    # cached short run does not keep the MAX_EPOCHS-long buffers alive.
+    hist_p, hist_l, hist_g = (np.asarray(a)[:k].copy() for a in out)
     finite = np.isfinite(hist_l) & np.isfinite(hist_p).all(axis=1) & np.isfinite(hist_g).all(axis=1)
     diverged_at = None if finite.all() else int(np.argmin(finite))
     if diverged_at is not None:
         hist_p, hist_l, hist_g = hist_p[:diverged_at], hist_l[:diverged_at], hist_g[:diverged_at]
-    preds = preds[: frames.size]
-    keep = (frames < len(hist_l)) & np.isfinite(preds).all(axis=1)
     if config is None:
         config = dict(
             model=model.name,
@@ -400,8 +552,7 @@ def train(
             seed=seed,
             **hyper,
         )
-    frames, preds = frames[keep], preds[keep]
-    for arr in (hist_p, hist_l, hist_g, preds, frames, grid):
+    for arr in (hist_p, hist_l, hist_g):
         arr.flags.writeable = False  # the app shares one History between sessions
     return History(
         model=model,
@@ -411,10 +562,8 @@ def train(
         loss=hist_l,
         grads=hist_g,
         diverged_at=diverged_at,
-        frame_epochs=frames,
-        grid=grid,
-        frame_preds=preds,
         config=config,
+        epochs=int(epochs),
     )
 
 

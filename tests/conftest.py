@@ -24,4 +24,7 @@ jax.config.update("jax_numpy_rank_promotion", "raise")
 
 
 def pytest_unconfigure(config):
+    from explorer.train import wait_for_compiles
+
+    wait_for_compiles()  # an engine compiling in the background still writes to the cache
     shutil.rmtree(TEST_CACHE, ignore_errors=True)

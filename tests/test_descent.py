@@ -25,6 +25,7 @@ from explorer import contributions, fit, landscape, lr_find, stability_limit, sw
 from explorer.cli import main
 from explorer.descent import _grid_fn
 from explorer.losses import LOSSES
+from explorer.train import wait_for_compiles
 
 # ----------------------------------------------------------------------------- landscape
 
@@ -138,6 +139,7 @@ def test_a_second_landscape_with_another_epoch_along_or_loss_does_not_recompile(
     first = fit(preset="fastai-quadratic", loss="l1", epochs=30)
     other = fit(preset="fastai-quadratic", loss="huber", huber_delta=0.5, epochs=30, lr=0.02)
     landscape(first, epoch=0, along=("a", "b"), resolution=31)
+    wait_for_compiles()  # the engine's background compile is not the landscape's
     size, before = _grid_fn(first.model)._cache_size(), len(compiles)
     landscape(other, epoch=17, along=("c", "a"), resolution=31)
     landscape(first, epoch=30, along=("b", "c"), resolution=31, span=((0, 1), (2, 3)))

@@ -17,15 +17,22 @@ from explorer import Dataset, compare, fit, make_preset
 from explorer.losses import LOSSES
 from explorer.models import build_model
 from explorer.optim import OPTIMIZERS
+from explorer.settings import settings_values
 from explorer.train import (
     DENSE_FRAMES,
     GRID,
+    HYPER_SETTINGS,
     MAX_EPOCHS,
     MAX_FRAMES,
+    PAIRS,
+    Engine,
+    _traced,
     bucket_size,
     evaluate,
     frame_epochs,
+    pad,
     train,
+    wait_for_compiles,
 )
 
 QUAD = build_model("quadratic")
@@ -123,6 +130,7 @@ def test_evaluate_never_recompiles_within_a_bucket():
         )
     )
     evaluate(QUAD, P0, NOISY.x[:10], NOISY.y[:10], "l1")
+    wait_for_compiles()  # engines of earlier tests compiling in the background
     before = len(compiles)
     for n, loss in ((11, "l2"), (20, "mse"), (32, "huber")):
         evaluate(QUAD, P0 + n, NOISY.x[:n], NOISY.y[:n], loss, huber_delta=0.5)
@@ -365,9 +373,27 @@ class CompileCounter:
     def train(self, *args, **kwargs):
         self.active = True
         try:
-            return train(*args, **kwargs)
+            h = train(*args, **kwargs)
+            h.frame_preds  # noqa: B018 (computed on first use: must not recompile either)
+            return h
         finally:
             self.active = False
+
+
+@pytest.mark.parametrize("batch_size", [None, 7])
+def test_a_pair_alone_and_through_the_whole_engine_agree_to_the_last_bit(batch_size):
+    # The first call's (loss, optimizer) pair runs compiled alone; the others through the
+    # whole engine's switch. The same settings must give the same numbers either way.
+    engine = Engine(QUAD, batch_size)
+    x, y, mask = pad(NOISY.x, NOISY.y)
+    hyper = _traced(settings_values(HYPER_SETTINGS, {"lr": 0.01, "huber_delta": 0.5}))
+    args = [x, y, mask, P0, hyper, dict(branch=np.int32(0), epochs=np.int32(0), seed=np.uint32(3))]
+    whole = engine._compile(range(len(PAIRS)), args)
+    for branch in (0, len(PAIRS) - 1):  # L1 with SGD, Huber with Adam
+        args[-1] = dict(branch=np.int32(branch), epochs=np.int32(200), seed=np.uint32(3))
+        alone = engine._compile((branch,), args)
+        for a, b in zip(alone(*args), whole(*args), strict=True):
+            np.testing.assert_array_equal(np.asarray(a)[:201], np.asarray(b)[:201])
 
 
 def test_traced_settings_never_recompile_and_structure_does():
@@ -375,10 +401,15 @@ def test_traced_settings_never_recompile_and_structure_does():
     jax.monitoring.register_event_duration_secs_listener(counter)
     try:
         counter.train(NOISY, QUAD, P0, epochs=10)  # warm-up: compile (or reuse) the engine
+        # The first call compiled its own (loss, optimizer) pair and started the whole
+        # engine's compile in the background; a slider move must never start another.
+        wait_for_compiles()
         counter.count = 0
         runs = [
             dict(lr=0.5),
             *[dict(loss=name) for name in LOSSES],
+            # Every (loss, optimizer) pair is a branch of the same compiled engine.
+            *[dict(loss=name, optimizer=opt) for name in LOSSES for opt in OPTIMIZERS],
             dict(loss="huber", huber_delta=0.25),
             *[dict(optimizer=name) for name in OPTIMIZERS],
             dict(optimizer="momentum", momentum=0.3),
