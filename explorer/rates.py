@@ -8,26 +8,21 @@ in one compiled call. (fastai's learning-rate finder is ``explorer.lrfind``.)
 from __future__ import annotations
 
 import functools
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
 from .api import RunSpec, resolve, start
 from .losses import LOSSES, loss_index
 from .models import Model
-from .optim import optimizer_index
+from .optim import OPTIMIZERS, optimizer_index
 from .settings import LR
-from .train import CHUNK, HYPER_SETTINGS, _history, _traced, pad
+from .train import HYPER_SETTINGS, _history, _traced, pad
 
 DEFAULT_LRS = tuple(np.geomspace(1e-6, 10, 61).tolist())
-# Sweep buffers (every epoch's parameters and gradient for each rate) above this size are
-# filled a group of rates at a time, so a wide model's long sweep stays within memory.
-SWEEP_BYTES = 64 * 2**20
 
 
 # ----------------------------------------------------------------------------- sweep
@@ -120,12 +115,9 @@ def sweep(lrs: Sequence[float] = DEFAULT_LRS, **settings) -> Sweep:
         )
     lrs = _check_lrs(lrs)
     spec = resolve(**settings)
-    epochs = spec.values["epochs"]
-    # Buffers for a power of two of chunks covering the epochs: a few compiled sizes only.
-    n_chunks = 1 << max(0, math.ceil((epochs + 1) / CHUNK) - 1).bit_length()
-    per_rate = n_chunks * CHUNK * (2 * spec.model.n_params + 1) * 8
-    group = int(max(1, min(len(lrs), SWEEP_BYTES // per_rate)))
-    fn = _sweep_fn(spec.model, spec.values["batch_size"], n_chunks, group)
+    # No history is kept (only each run's last and lowest loss and where it diverged), so
+    # every rate runs at once, vmapped: a few numbers each.
+    fn = _sweep_fn(spec.model, spec.values["batch_size"], spec.values["optimizer"])
     x, y, mask, p0, hyper, choice = engine_args(spec)
     final, best, div, first = (np.asarray(a) for a in fn(x, y, mask, p0, hyper, choice, lrs))
     return Sweep(
@@ -139,29 +131,30 @@ def sweep(lrs: Sequence[float] = DEFAULT_LRS, **settings) -> Sweep:
 
 
 @functools.lru_cache(maxsize=32)
-def _sweep_fn(model: Model, batch_size: int | None, n_chunks: int, group: int):
+def _sweep_fn(model: Model, batch_size: int | None, optimizer: str):
+    # The run's own optimizer, fixed: no switch over the optimizers at every step (a sweep
+    # is compiled once per model and optimizer; its rates and every other setting are
+    # traced).
     def run(x, y, mask, p0, hyper, choice, lrs):
         def per_loss(info):
             def one(lr):
-                hist_p, hist_l, hist_g = _history(
-                    model, batch_size, info, x, y, mask, p0, {**hyper, "lr": lr}, choice, n_chunks
+                # What ``train`` keeps of a run: epochs up to the first that is not
+                # finite; only its last and lowest loss and that epoch are read here.
+                return _history(
+                    model,
+                    batch_size,
+                    info,
+                    x,
+                    y,
+                    mask,
+                    p0,
+                    {**hyper, "lr": lr},
+                    choice,
+                    optimizer=OPTIMIZERS[optimizer],
+                    summary=True,
                 )
-                # What ``train`` keeps of a run: epochs up to the first that is not finite.
-                k = jnp.arange(hist_l.shape[0])
-                finite = (
-                    jnp.isfinite(hist_l)
-                    & jnp.all(jnp.isfinite(hist_p), axis=1)
-                    & jnp.all(jnp.isfinite(hist_g), axis=1)
-                )
-                bad = (k <= choice["epochs"]) & ~finite
-                diverged = jnp.where(jnp.any(bad), jnp.argmax(bad), -1)
-                end = jnp.where(diverged >= 0, diverged, choice["epochs"] + 1)
-                kept = k < end
-                final = jnp.where(end > 0, hist_l[jnp.maximum(end - 1, 0)], jnp.nan)
-                best = jnp.where(end > 0, jnp.min(jnp.where(kept, hist_l, jnp.inf)), jnp.nan)
-                return final, best, diverged, hist_l[0]
 
-            return lambda: lax.map(one, lrs, batch_size=group)
+            return lambda: jax.vmap(one)(lrs)
 
         return lax.switch(choice["loss"], [per_loss(info) for info in LOSSES.values()])
 

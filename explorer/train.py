@@ -379,8 +379,15 @@ def _history(
     choice,
     n_chunks=_N_CHUNKS,
     optimizer: Optimizer | None = None,
+    summary: bool = False,
 ):
     """Every epoch of one run with the loss ``info`` (traced inside ``engine``).
+
+    ``summary``: instead of the history, only what a learning-rate sweep reads of it
+    (``explorer.rates``): the loss at the last finite epoch, the lowest finite loss, the
+    first epoch whose loss, parameters or gradient is not finite (-1 for none) and the
+    start's loss, without writing every epoch's row (NaN for a run not finite at its
+    start).
 
     ``optimizer`` fixes the optimizer; None picks it with a switch on
     ``choice["optimizer"]`` at every step (``explorer.rates`` and ``explorer.lrfind``,
@@ -453,6 +460,24 @@ def _history(
             return minibatch_epoch(p, states, k), (p, loss, g)
 
         state = (p0, states0)
+
+    if summary:
+
+        def watch(k, carry):
+            state, last, best, bad, first = carry
+            state, (p, loss, g) = epoch(k, state)
+            finite = jnp.isfinite(loss) & jnp.all(jnp.isfinite(p)) & jnp.all(jnp.isfinite(g))
+            kept = (bad < 0) & finite
+            bad = jnp.where((bad < 0) & ~finite, k, bad)
+            last = jnp.where(kept, loss, last)
+            best = jnp.where(kept, jnp.minimum(best, loss), best)
+            first = jnp.where(k == 0, loss, first)
+            return state, last, best, bad, first
+
+        nan = jnp.full((), jnp.nan, p0.dtype)
+        carry = (state, nan, jnp.full((), jnp.inf, p0.dtype), jnp.full((), -1, jnp.int32), nan)
+        _, last, best, bad, first = lax.fori_loop(0, epochs + 1, watch, carry)
+        return last, jnp.where(jnp.isinf(best), jnp.nan, best), bad, first
 
     def body(k, carry):
         # One epoch, its row written in place. (A loop over epochs with a dynamic count,
