@@ -242,7 +242,48 @@ def landscapes(
         for e in epochs:
             points += least_squares_points(h, e, i)
     span = _auto_span(np.vstack(points))
-    return [landscape(h, epoch=e, along=along, resolution=resolution, span=span) for e in epochs]
+    if isinstance(resolution, bool) or not isinstance(resolution, (int, np.integer)):
+        raise ValueError(f"resolution must be a whole number, not {resolution!r}")
+    if not 2 <= resolution <= MAX_RESOLUTION:
+        raise ValueError(f"resolution must be from 2 to {MAX_RESOLUTION}, not {resolution}")
+    name, settings = run_loss(h)
+    xs = np.linspace(*span[0], int(resolution))
+    ys = np.linspace(*span[1], int(resolution))
+    x, y, mask = pad(h.x, h.y)
+    # Every epoch's map in one compiled call (lax.map over the epochs' parameters).
+    grids = _grids_fn(h.model)(
+        np.asarray(h.params[epochs], np.float64),
+        np.asarray(i, np.int32),
+        xs,
+        ys,
+        x,
+        y,
+        mask,
+        np.int32(loss_index(name)),
+        _traced(settings),
+    )
+    optimum = (
+        least_squares_points(h, epochs[0], i)[0]
+        if h.model.linear and name in ("mse", "l2")
+        else None
+    )
+    path = h.params[:, list(i)].copy()
+    names = (str(along[0]), str(along[1]))
+    return [
+        Landscape(names, e, name, xs, ys, g, path, optimum)
+        for e, g in zip(epochs, np.asarray(grids), strict=True)
+    ]
+
+
+@functools.lru_cache(maxsize=32)
+def _grids_fn(model: Model):
+    """``_grid_fn`` at several parameter vectors, one after another, in one call."""
+    one = _grid_fn(model)
+
+    def grids(ps, i, xs, ys, x, y, mask, loss_idx, hyper):
+        return lax.map(lambda p: one(p, i, xs, ys, x, y, mask, loss_idx, hyper), ps)
+
+    return jax.jit(grids)
 
 
 @functools.lru_cache(maxsize=32)
@@ -294,6 +335,17 @@ def contributions_at(h: History, epochs: Sequence[int]) -> np.ndarray:
         _traced(settings),
     )
     return np.asarray(terms)[:, : len(h.x)]
+
+
+def predictions_at(h: History, epochs: Sequence[int]) -> np.ndarray:
+    """(E, n) the model's prediction at each point at each of ``epochs``, in one call."""
+    epochs = [_epoch(h, e) for e in epochs]
+    return np.asarray(_predict_fn(h.model)(np.asarray(h.params[epochs], np.float64), h.x))
+
+
+@functools.lru_cache(maxsize=32)
+def _predict_fn(model: Model):
+    return jax.jit(jax.vmap(model.predict, in_axes=(0, None)))
 
 
 @functools.lru_cache(maxsize=32)
@@ -395,12 +447,16 @@ def _slopes_fn(model: Model):
 
 
 __all__ = [
+    "ROUNDING_NOISE",
     "Landscape",
     "contributions",
     "contributions_at",
+    "grad_scales",
     "landscape",
     "landscapes",
     "moved_most",
+    "predictions_at",
+    "rounding_noise",
     "run_loss",
     "slopes",
 ]

@@ -14,10 +14,16 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-import jax
 import numpy as np
 
-from .descent import contributions_at, landscapes, least_squares_points, moved_most, slopes
+from .descent import (
+    contributions_at,
+    landscapes,
+    least_squares_points,
+    moved_most,
+    predictions_at,
+    slopes,
+)
 from .figures import _axis, _layout, packed, plotly_text
 from .losses import LOSSES
 from .train import History, frame_epochs
@@ -346,7 +352,7 @@ def pull_view(
     most = max(2, min(DETAIL_EPOCHS, PULL_BUDGET // per_epoch))
     epochs = detail_epochs(h, most)
     shares = contributions_at(h, epochs.tolist())[:, :, along]  # (E, n, S)
-    preds = np.asarray(jax.vmap(h.model.predict, in_axes=(0, None))(h.params[epochs], h.x))
+    preds = predictions_at(h, epochs.tolist())
     xmin, xmax = float(np.min(h.x)), float(np.max(h.x))
     xname = plotly_text(labels[0])
     # Legend only: the player draws the bars over the axes, at the epoch shown.
