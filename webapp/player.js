@@ -22,6 +22,7 @@ const SPEEDS = [0.25, 0.5, 1, 2, 4];
 const REPORT_MS = 300; // the epoch goes back to Python once it has rested this long
 const ANIM = { frame: { duration: 0, redraw: false }, transition: { duration: 0 }, mode: "immediate" };
 const MINUS = "\u2212";
+const DEFER_MS = 60; // between the descent's charts as a new run draws them (drawLater)
 const CONFIG = { displaylogo: false, responsive: true, modeBarButtonsToRemove: ["lasso2d", "select2d"] };
 
 // ------------------------------------------------------------------ numbers for people
@@ -572,7 +573,7 @@ class Player {
       // Drawn a few frames after the run's fit and loss, which a person is waiting for (a
       // Plotly.react of each takes tens of milliseconds), one chart at a time; their
       // markers follow from then.
-      this.drawLater("params", this.paramsDiv, d.params_fig, 2, () => this.renderParams(this.epoch));
+      this.drawLater("params", this.paramsDiv, d.params_fig, 1, () => this.renderParams(this.epoch));
       const n = d.shown.length;
       const why = r.plain_sgd
         ? `Each epoch moves every parameter by ${MINUS}lr × its gradient. A flat line is a parameter whose gradient is near 0: at its best value given the others, or with a learning rate too small for it.`
@@ -672,21 +673,23 @@ class Player {
     return this.data && this.data.present ? { ...layout, font: { ...layout.font, size: 19 } } : layout;
   }
 
-  /** Draw `fig` in `div` `frames` frames from now, unless a newer figure for the same
-   * chart comes first; `then` runs once it is on screen. Until then the chart's render
-   * skips it (see ready). */
-  drawLater(name, div, fig, frames, then) {
+  /** Draw `fig` in `div` once the run's fit, loss and table are on screen: in turn
+   * `turn` (1, 2, ...), DEFER_MS apart, each in a frame of its own (a Plotly.react takes
+   * tens of milliseconds: together in the frame after a new run they would hold up the
+   * page), unless a newer figure for the same chart comes first; `then` runs once it is on
+   * screen. Until then the chart's render skips it (see ready). */
+  drawLater(name, div, fig, turn, then) {
     this.pending[name] = fig;
-    const go = (left) => {
-      if (this.pending[name] !== fig) return; // a newer one has come
-      if (left > 0) return requestAnimationFrame(() => go(left - 1));
-      Plotly.react(div, fig.data, this.big(fig.layout), CONFIG).then(() => {
-        if (this.pending[name] !== fig) return;
-        this.pending[name] = null;
-        if (then) then();
+    setTimeout(() => {
+      requestAnimationFrame(() => {
+        if (this.pending[name] !== fig) return; // a newer one has come
+        Plotly.react(div, fig.data, this.big(fig.layout), CONFIG).then(() => {
+          if (this.pending[name] !== fig) return;
+          this.pending[name] = null;
+          if (then) then();
+        });
       });
-    };
-    go(frames);
+    }, turn * DEFER_MS);
   }
 
   /** The chart `name` is drawn for the current run. */
