@@ -66,7 +66,14 @@ if str(ROOT) not in sys.path:
 from explorer import fit  # noqa: E402
 from explorer.data import make_preset  # noqa: E402
 from explorer.models import build_model  # noqa: E402
-from explorer.train import engine, train, wait_for_compiles  # noqa: E402
+from explorer.train import (  # noqa: E402
+    compile_in_background,
+    engine,
+    train,
+    wait_for_compiles,
+)
+
+compile_in_background()  # the engine as the app runs it (streamlit_app.py)
 
 EPOCHS = 1_000
 LR = 0.01
@@ -90,7 +97,8 @@ t0 = time.perf_counter()
 import numpy as np
 from explorer.data import make_preset
 from explorer.models import build_model
-from explorer.train import train, wait_for_compiles
+from explorer.train import compile_in_background, train, wait_for_compiles
+compile_in_background()
 t1 = time.perf_counter()
 data = make_preset("fastai-quadratic")
 model = build_model("quadratic")

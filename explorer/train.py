@@ -296,6 +296,18 @@ def branch_index(loss: str, optimizer: str) -> int:
 _COMPILES = ThreadPoolExecutor(max_workers=1, thread_name_prefix="explorer-compile")
 
 
+_BACKGROUND = [False]
+
+
+def compile_in_background(on: bool = True) -> None:
+    """Whether engines compile the pairs a call has not asked for in the background. The
+    app turns it on (``streamlit_app.py``): a setting changed later never waits for a
+    compile. Off by default: a short-lived process (the command line, a script) would wait
+    at exit for compiles it never uses; each pair it runs is compiled when first asked
+    for instead."""
+    _BACKGROUND[0] = bool(on)
+
+
 def wait_for_compiles() -> None:
     """Return once every engine compiling in the background is compiled (for tests that
     count compilations, and for timing)."""
@@ -348,10 +360,15 @@ class Engine:
         args = (x, y, mask, p0, hyper, choice)
         branch = int(choice["branch"])
         with self._lock:
-            if self._whole is None:
+            if not _BACKGROUND[0] and branch not in self._alone:
+                done: Future = Future()
+                done.set_result(self._compile((branch,), args))
+                self._alone[branch] = done
+            if self._whole is None and branch not in self._alone:
                 first: Future = Future()
                 first.set_result(self._compile((branch,), args))
                 self._alone[branch] = first
+            if self._whole is None and _BACKGROUND[0]:
                 self._whole = _COMPILES.submit(self._compile, range(len(PAIRS)), args)
             alone = self._alone.get(branch)
             if alone is None:

@@ -22,6 +22,12 @@ os.environ["GRADIENT_EXPLORER_CACHE"] = TEST_CACHE
 
 jax.config.update("jax_numpy_rank_promotion", "raise")
 
+# The engine as the app runs it (streamlit_app.py): other (loss, optimizer) pairs compile in
+# the background, so that a setting changed later never waits for a compile.
+from explorer.train import compile_in_background  # noqa: E402
+
+compile_in_background()
+
 
 def pytest_unconfigure(config):
     from explorer.train import wait_for_compiles

@@ -29,6 +29,7 @@ from explorer.train import (
     Engine,
     _traced,
     bucket_size,
+    compile_in_background,
     evaluate,
     frame_epochs,
     pad,
@@ -430,6 +431,23 @@ def test_a_second_pair_runs_through_the_whole_engine_once_then_alone():
     for a, b in zip(second, again, strict=True):
         np.testing.assert_array_equal(np.asarray(a)[:51], np.asarray(b)[:51])
     assert not np.array_equal(np.asarray(first[1])[:51], np.asarray(second[1])[:51])
+
+
+def test_without_background_compiles_each_pair_compiles_when_asked_for():
+    # The library's default (a script, the command line): nothing compiles that no call
+    # asked for, so a short-lived process never waits at exit for the whole engine.
+    compile_in_background(False)
+    try:
+        engine = Engine(QUAD, None)
+        x, y, mask = pad(NOISY.x, NOISY.y)
+        hyper = _traced(settings_values(HYPER_SETTINGS, {"lr": 0.01}))
+        for branch in (0, 4):
+            choice = dict(branch=np.int32(branch), epochs=np.int32(5), seed=np.uint32(0))
+            engine(x, y, mask, P0, hyper, choice)
+        assert engine._whole is None and set(engine._alone) == {0, 4}
+        assert all(f.done() for f in engine._alone.values())
+    finally:
+        compile_in_background(True)  # the suite runs the engine as the app does (conftest)
 
 
 def test_traced_settings_never_recompile_and_structure_does():
