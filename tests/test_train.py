@@ -293,6 +293,18 @@ def test_frames_of_a_long_run_are_thinned_and_match_predictions():
     np.testing.assert_allclose(h.predict(int(fe[-1]), h.grid), h.frame_preds[-1], rtol=1e-6)
 
 
+def test_predict_computes_in_float64_whatever_the_inputs_type():
+    # x read as float32 (a CSV, say) or as whole numbers: squared in float64, not in float32
+    # (rounded) or int64 (which wraps past 3.04e9).
+    h = train(NOISY, QUAD, P0, loss="l2", lr=0.01, epochs=1)
+    for x in (
+        np.array([-1.7, 0.3, 2.9, 1234.567], np.float32),
+        np.array([-4_000_000_000, 3, 4_000_000_000], np.int64),
+    ):
+        expected = np_quad(h.params[1], x.astype(np.float64))
+        np.testing.assert_allclose(h.predict(1, x), expected, rtol=1e-13)
+
+
 @pytest.mark.parametrize("epochs", [0, 1, 50, 198, 199, 200, 201, 333, 5000, MAX_EPOCHS])
 def test_frame_epochs_properties(epochs):
     fe = frame_epochs(epochs)
@@ -597,3 +609,23 @@ def test_evaluate_defaults_to_the_l2_loss():
     e = p[0] * x + p[1] - y
     got = evaluate(build_model("line"), p, x, y)
     assert got.loss == pytest.approx(np.sqrt(np.mean(e**2)), rel=1e-14)
+
+
+def test_a_decay_setting_takes_zero_up_to_one_exclusive():
+    # The helper behind momentum, beta1 and beta2, called with a setting of its own: the
+    # registry calls it at import, before any test, so the tests above cannot tell mutmut
+    # (or anyone) which of its arguments reach the setting.
+    from explorer.optim import _decay
+
+    s = _decay("rho", "Rho", 0.5, "How much carries over.", ui=(0.0, 0.99, 0.01))
+    assert (s.name, s.label, s.default, s.help, s.ui) == (
+        "rho",
+        "Rho",
+        0.5,
+        "How much carries over.",
+        (0.0, 0.99, 0.01),
+    )
+    assert s.check(0.0) == 0.0 and s.check(0.999) == 0.999
+    for bad in (1.0, -0.01, 1.5):
+        with pytest.raises(ValueError, match=r"rho must be a number in \[0, 1\)"):
+            s.check(bad)

@@ -18,6 +18,11 @@ collected (collection error), they ran out of time (timeout) or the process died
 (segfault: a crash, or SIGKILL); it is missed when every test passed (survived), when no
 selected test calls its function (no tests), when pytest could not start (error) or when
 mutmut could not tell (suspicious).
+
+A missed mutant named in ``equivalent.txt`` (beside this script; ``NAME  reason`` lines)
+changes nothing anyone can observe: it is counted apart, and a file's score is killed /
+(tested - equivalent). The raw killed / tested is printed too. A mutant listed there that
+a test kills is reported, to be taken off the list.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+EQUIVALENT = Path(__file__).resolve().with_name("equivalent.txt")
 FILES = ("train.py", "losses.py", "models.py", "optim.py", "api.py")
 THRESHOLD = 90.0
 
@@ -101,33 +107,64 @@ def load_results() -> dict[str, dict]:
     return results
 
 
+def load_equivalent(path: Path = EQUIVALENT) -> dict[str, str]:
+    """{mutant name: why it is equivalent} from ``NAME  reason`` lines (# comments)."""
+    out = {}
+    if not path.exists():
+        return out
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, _, reason = line.partition(" ")
+        if not reason.strip():
+            sys.exit(f"{path.name}: {name} has no reason")
+        out[name] = reason.strip()
+    return out
+
+
 def status(code) -> str:
     return STATUS.get(code, "suspicious")
 
 
-def report(results: dict[str, dict], diffs: bool) -> bool:
+def report(results: dict[str, dict], diffs: bool, equivalent: dict[str, str] | None = None) -> bool:
     """Print the score table and the survivors; True when every file reaches THRESHOLD."""
+    equivalent = equivalent or {}
     ok = True
     total = Counter()
+    all_n = all_killed = all_eq = 0
     print()
-    print(f"{'file':<12} {'mutants':>7} {'killed':>7} {'missed':>7} {'score':>7}  details")
+    print(
+        f"{'file':<12} {'mutants':>7} {'killed':>7} {'equiv':>6} {'missed':>7} "
+        f"{'score':>7} {'raw':>7}  details"
+    )
     for name in FILES:
-        counts = Counter(status(c) for c in results[name]["codes"].values())
+        codes = results[name]["codes"]
+        counts = Counter(status(c) for c in codes.values())
         total.update(counts)
         n = sum(counts.values()) - counts["skipped"]
         killed = sum(counts[s] for s in KILLED)
-        missed = sum(counts[s] for s in MISSED)
-        score = 100.0 * killed / n if n else 0.0
+        eq = sum(1 for k, c in codes.items() if status(c) in MISSED and k in equivalent)
+        missed = sum(counts[s] for s in MISSED) - eq
+        score = 100.0 * killed / (n - eq) if n > eq else 0.0
+        raw = 100.0 * killed / n if n else 0.0
+        all_n, all_killed, all_eq = all_n + n, all_killed + killed, all_eq + eq
         unfinished = sum(counts[s] for s in UNFINISHED)
         if n == 0 or unfinished or score < THRESHOLD:
             ok = False
         details = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
         flag = "" if n and not unfinished and score >= THRESHOLD else "  <-- under 90%"
-        print(f"{name:<12} {n:>7} {killed:>7} {missed:>7} {score:>6.1f}%  {details}{flag}")
-    n = sum(total.values()) - total["skipped"]
-    killed = sum(total[s] for s in KILLED)
-    missed = sum(total[s] for s in MISSED)
-    print(f"{'all':<12} {n:>7} {killed:>7} {missed:>7} {100.0 * killed / max(n, 1):>6.1f}%")
+        print(
+            f"{name:<12} {n:>7} {killed:>7} {eq:>6} {missed:>7} {score:>6.1f}% {raw:>6.1f}%  "
+            f"{details}{flag}"
+        )
+    score = 100.0 * all_killed / max(all_n - all_eq, 1)
+    raw = 100.0 * all_killed / max(all_n, 1)
+    missed = all_n - all_killed - all_eq - sum(total[s] for s in UNFINISHED)
+    print(
+        f"{'all':<12} {all_n:>7} {all_killed:>7} {all_eq:>6} {missed:>7} {score:>6.1f}% {raw:>6.1f}%"
+    )
+    print("score = killed / (mutants - equivalent); raw = killed / mutants")
     if any(total[s] for s in UNFINISHED):
         print(f"\nunfinished: {sum(total[s] for s in UNFINISHED)} mutants not tested (run again)")
     if total["error"]:
@@ -135,6 +172,17 @@ def report(results: dict[str, dict], diffs: bool) -> bool:
             f"\n{total['error']} mutants ended in an error before any test ran: the setup is "
             "broken, not the tests (pytest in mutants/ with MUTANT_UNDER_TEST set shows why)"
         )
+    codes = {k: c for name in FILES for k, c in results[name]["codes"].items()}
+    stale = sorted(k for k in equivalent if k in codes and status(codes[k]) in KILLED)
+    unknown = sorted(k for k in equivalent if k not in codes)
+    if stale:
+        print(f"\nListed as equivalent but killed (take them off {EQUIVALENT.name}):")
+        for key in stale:
+            print(f"  {key}")
+    if unknown:
+        print(f"\nListed as equivalent but not a mutant of this run ({EQUIVALENT.name}):")
+        for key in unknown:
+            print(f"  {key}")
 
     print("\nSurvivors (missed mutants), by file:")
     for name in FILES:
@@ -144,10 +192,14 @@ def report(results: dict[str, dict], diffs: bool) -> bool:
         )
         if not missed_names:
             continue
-        print(f"\n{name} ({len(missed_names)})")
+        n_eq = sum(1 for k in missed_names if k in equivalent)
+        print(f"\n{name} ({len(missed_names) - n_eq} missed, {n_eq} equivalent)")
         for key in missed_names:
             label = status(results[name]["codes"][key])
-            print(f"  {key}" + ("" if label == "survived" else f"  [{label}]"))
+            note = "" if label == "survived" else f"  [{label}]"
+            if key in equivalent:
+                note += f"  [equivalent: {equivalent[key]}]"
+            print(f"  {key}{note}")
             if diffs:
                 shown = subprocess.run(
                     [mutmut_command(), "show", key],
@@ -196,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     if not (ROOT / "mutants").exists():
         print("no results: run without --report first")
         return 1
-    return 0 if report(load_results(), args.diffs) else 1
+    return 0 if report(load_results(), args.diffs, load_equivalent()) else 1
 
 
 if __name__ == "__main__":
