@@ -575,7 +575,7 @@ def test_compare_refuses_loss_and_an_empty_list():
 
     with pytest.raises(ValueError, match=r"takes no loss= \(got loss='l1'\)"):
         compare(loss="l1", epochs=1)
-    with pytest.raises(ValueError, match="name at least one loss to compare"):
+    with pytest.raises(ValueError, match="^name at least one loss to compare$"):
         compare(losses=" , ", epochs=1)
 
 
@@ -629,3 +629,63 @@ def test_a_decay_setting_takes_zero_up_to_one_exclusive():
     for bad in (1.0, -0.01, 1.5):
         with pytest.raises(ValueError, match=r"rho must be a number in \[0, 1\)"):
             s.check(bad)
+
+
+def test_a_runs_config_records_its_start_as_numbers_and_lists():
+    # What --json and the downloads record: a one-value start as a float (even given as a
+    # one-element array), a vector as a list of floats.
+    from explorer.api import resolve
+
+    init = {"c": np.array([0.5]), "m": [1.0, -2.0], "b[1]": 3}
+    got = resolve(preset="line", model="relu-sum", relus=2, init=init).config()["init"]
+    assert got == {"b[1]": 3.0, "c": 0.5, "m": [1.0, -2.0]}
+    assert [type(got[k]) for k in ("b[1]", "c")] == [float, float]
+
+
+def test_a_batch_of_all_the_points_or_more_is_recorded_as_full_batch():
+    from explorer.api import resolve
+
+    for batch_size in (20, 21, 1000):
+        spec = resolve(preset="fastai-quadratic", points=20, batch_size=batch_size)
+        assert spec.values["batch_size"] is None
+        assert spec.config()["batch_size"] is None
+    spec = resolve(preset="fastai-quadratic", points=20, batch_size=19)
+    assert spec.values["batch_size"] == spec.config()["batch_size"] == 19
+
+
+def test_an_unknown_setting_is_refused_by_name():
+    from explorer.api import fit
+    from explorer.registry import SETTINGS
+
+    names = ", ".join(SETTINGS)
+    with pytest.raises(
+        ValueError, match=rf"^unknown setting 'learning_rate'; the settings are {names}$"
+    ):
+        fit(learning_rate=0.1)
+
+
+def test_a_comparison_of_zero_epochs_has_the_starts_metrics():
+    # epochs=0: each run is its start (epoch 0), and its row measures that start.
+    from explorer import compare
+
+    x, y = np.array([0.0, 1.0, 2.0]), np.array([1.0, 2.0, 5.0])
+    rows = compare(losses="l1,mse", data=(x, y), model="line", init={"m": 1.0, "b": 0.5}, epochs=0)
+    for row in rows.table():
+        e = 1.0 * x + 0.5 - y
+        assert row["epochs_run"] == 0 and row["diverged_at"] is None
+        assert (row["m"], row["b"]) == (1.0, 0.5)
+        assert row["final_l1"] == pytest.approx(np.mean(np.abs(e)), rel=1e-14)
+        assert row["final_mse"] == pytest.approx(np.mean(e**2), rel=1e-14)
+
+
+def test_evaluate_takes_float32_or_whole_number_parameters_as_float64():
+    # The gradient of the L2 loss of a line, in float64 whatever the parameters' type.
+    x, y = np.array([0.0, 1.0, 2.0]), np.array([1.0, 2.0, 5.5])
+    for p in (np.array([1.5, -0.25], np.float32), [2, -1]):
+        m, b = np.asarray(p, np.float64)
+        e = m * x + b - y
+        rmse = np.sqrt(np.mean(e**2))
+        expected = np.array([np.mean(e * x), np.mean(e)]) / rmse  # d sqrt(mean e^2) / d(m, b)
+        got = evaluate(build_model("line"), p, x, y, "l2")
+        assert got.grad.dtype == np.float64
+        np.testing.assert_allclose(got.grad, expected, rtol=1e-13)
