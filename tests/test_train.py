@@ -438,7 +438,7 @@ def test_fit_takes_arrays_a_dataset_or_a_preset_not_two():
     assert h.config["loss"] == "l2" and len(h.loss) == 6  # the generic defaults
     g = fit(data=CLEAN, epochs=5, loss="l2", lr=0.01, seed=42)
     np.testing.assert_array_equal(g.params, h.params)
-    with pytest.raises(ValueError, match="not both"):
+    with pytest.raises(ValueError, match="^give either a preset or data, not both$"):
         fit(preset="line", data=CLEAN)
 
 
@@ -689,3 +689,31 @@ def test_evaluate_takes_float32_or_whole_number_parameters_as_float64():
         got = evaluate(build_model("line"), p, x, y, "l2")
         assert got.grad.dtype == np.float64
         np.testing.assert_allclose(got.grad, expected, rtol=1e-13)
+
+
+def test_a_presets_suggestions_apply_to_its_own_model_only():
+    from explorer.api import resolve
+    from explorer.registry import SETTINGS
+
+    spec = resolve(preset="fastai-quadratic")
+    assert set(spec.values) == set(SETTINGS)  # every setting, checked, and nothing else
+    assert dict(spec.init) == {"a": 1.1, "b": 1.1, "c": 1.1}
+    other = resolve(preset="fastai-quadratic", model="polynomial")
+    assert other.model.size == (("degree", 3),) and other.init == ()
+    assert set(other.values) == set(SETTINGS)
+    given = resolve(preset="fastai-quadratic", model="polynomial", degree=5)
+    assert given.model.size == (("degree", 5),)
+
+
+def test_a_presets_points_are_made_with_the_knobs_given():
+    from explorer.api import resolve
+    from explorer.data import make_preset
+
+    spec = resolve(preset="line", points=7, noise=0.3, outliers=2, seed=5)
+    expected = make_preset("line", points=7, noise=0.3, outliers=2, seed=5)
+    np.testing.assert_array_equal(spec.data.x, expected.x)
+    np.testing.assert_array_equal(spec.data.y, expected.y)
+    assert dict(spec.source) == dict(preset="line", points=7, noise=0.3, outliers=2)
+    # Checked against the points in the registry's order: before a bad learning rate.
+    with pytest.raises(ValueError, match=r"^outliers must be a whole number from 0 to 7, not 8$"):
+        resolve(preset="line", points=7, outliers=8, lr=-1.0)
