@@ -204,6 +204,22 @@ def test_unknown_override_names_the_real_parameters():
 
 
 @pytest.mark.parametrize(
+    ("key", "message"),
+    [
+        # An entry is name[index]: a key that does not end in "]" is a name.
+        ("m[1", r"^relu-sum has no parameter 'm\[1'; its parameters are m\[0\], m\[1\], b\[0\]"),
+        ("m]", r"^relu-sum has no parameter 'm\]'"),
+        # The name ends at the first "[".
+        ("m[[1]]", r"^bad parameter entry 'm\[\[1\]\]'$"),
+        ("m[x[1]", r"^bad parameter entry 'm\[x\[1\]'$"),
+    ],
+)
+def test_an_override_key_is_a_name_or_one_entry_of_it(key, message):
+    with pytest.raises(ValueError, match=message):
+        build_model("relu-sum", relus=2).init(0, {key: 1.0})
+
+
+@pytest.mark.parametrize(
     ("name", "size"),
     [
         ("cubic", {}),

@@ -717,3 +717,24 @@ def test_a_presets_points_are_made_with_the_knobs_given():
     # Checked against the points in the registry's order: before a bad learning rate.
     with pytest.raises(ValueError, match=r"^outliers must be a whole number from 0 to 7, not 8$"):
         resolve(preset="line", points=7, outliers=8, lr=-1.0)
+
+
+def test_your_own_points_are_recorded_as_they_are():
+    # With data, the preset's knobs do not apply: the run records the points as given,
+    # no noise and no outliers, and the model's size as asked.
+    from explorer.api import resolve
+    from explorer.registry import SETTINGS
+
+    x = np.linspace(0.0, 1.0, 5)
+    spec = resolve(
+        data=(x, 2 * x), noise=0.4, outliers=2, batch_size=10, model="polynomial", degree=5
+    )
+    assert dict(spec.source) == {"data": "arrays", "points": 5}
+    assert set(spec.values) == set(SETTINGS)
+    assert [spec.values[k] for k in ("points", "noise", "outliers", "batch_size")] == [
+        5,
+        0.0,
+        0,
+        None,
+    ]
+    assert spec.model.size == (("degree", 5),)
