@@ -170,31 +170,34 @@ def test_override_one_entry():
     p = model.unflatten(model.init(0, {"m[1]": 2}))
     np.testing.assert_array_equal(p["m"], [base["m"][0], 2.0, base["m"][2]])
     np.testing.assert_array_equal(p["b"], base["b"])
+    # The first and the last entry are entries too.
+    p = model.unflatten(model.init(0, {"m[0]": -1.0, "m[2]": 3.0}))
+    np.testing.assert_array_equal(p["m"], [-1.0, base["m"][1], 3.0])
     # A later entry override refines an earlier whole-vector one.
     p = model.unflatten(model.init(0, {"m": 0.5, "m[1]": 2}))
     np.testing.assert_array_equal(p["m"], [0.5, 2.0, 0.5])
 
 
 @pytest.mark.parametrize(
-    ("name", "size", "overrides"),
+    ("name", "size", "overrides", "message"),
     [
-        ("quadratic", {}, {"z": 1.0}),
-        ("quadratic", {}, {"a[0]": 1.0}),
-        ("quadratic", {}, {"a": float("nan")}),
-        ("quadratic", {}, {"a": float("inf")}),
-        ("quadratic", {}, {"a": "abc"}),
-        ("quadratic", {}, {"a": [1.0, 2.0]}),
-        ("relu-sum", {"relus": 3}, {"m[3]": 1.0}),
-        ("relu-sum", {"relus": 3}, {"m[-1]": 1.0}),
-        ("relu-sum", {"relus": 3}, {"m[x]": 1.0}),
-        ("relu-sum", {"relus": 3}, {"m": [1.0, 2.0]}),
-        ("relu-sum", {"relus": 3}, {"c[0]": 1.0}),
-        ("mlp", {"width": 2}, {"W3": 1.0}),
+        ("quadratic", {}, {"z": 1.0}, "quadratic has no parameter 'z'"),
+        ("quadratic", {}, {"a[0]": 1.0}, r"a\[0\] is not an entry of quadratic's parameters"),
+        ("quadratic", {}, {"a": float("nan")}, "initial value of a must be finite"),
+        ("quadratic", {}, {"a": float("inf")}, "initial value of a must be finite"),
+        ("quadratic", {}, {"a": "abc"}, "could not convert string to float"),
+        ("quadratic", {}, {"a": [1.0, 2.0]}, r"initial value of a must have shape \(\)"),
+        ("relu-sum", {"relus": 3}, {"m[3]": 1.0}, r"m\[3\] is not an entry of relu-sum's"),
+        ("relu-sum", {"relus": 3}, {"m[-1]": 1.0}, r"m\[-1\] is not an entry of relu-sum's"),
+        ("relu-sum", {"relus": 3}, {"m[x]": 1.0}, r"bad parameter entry 'm\[x\]'"),
+        ("relu-sum", {"relus": 3}, {"m": [1.0, 2.0]}, r"initial value of m must have shape \(3,\)"),
+        ("relu-sum", {"relus": 3}, {"c[0]": 1.0}, r"c\[0\] is not an entry of relu-sum's"),
+        ("mlp", {"width": 2}, {"W3": 1.0}, "mlp has no parameter 'W3'"),
     ],
 )
-def test_bad_overrides_raise_value_error(name, size, overrides):
+def test_bad_overrides_raise_value_error(name, size, overrides, message):
     model = build_model(name, **size)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="^" + message):
         model.init(0, overrides)
 
 
@@ -308,3 +311,20 @@ def test_scalar_shapes_name_each_parameter_in_order():
 
     assert _scalars("m", "b")() == (("m", ()), ("b", ()))
     assert _scalars()() == ()
+
+
+def test_an_mlps_start_is_the_documented_seeded_draw():
+    # W1 and b1 from N(0, 1), then W2 from N(0, 1/sqrt(width)), in that order from
+    # NumPy's default_rng(seed); b2 starts at 0.
+    rng = np.random.default_rng(3)
+    w1, b1, w2 = rng.normal(0, 1, 4), rng.normal(0, 1, 4), rng.normal(0, 0.5, 4)
+    got = build_model("mlp", width=4).init(3)
+    np.testing.assert_array_equal(got, np.concatenate([w1, b1, w2, [0.0]]))
+
+
+def test_an_unknown_model_is_refused_with_the_choices():
+    with pytest.raises(
+        ValueError,
+        match="^unknown model 'cubic'; choose one of line, quadratic, polynomial, relu-sum, mlp$",
+    ):
+        build_model("cubic")
