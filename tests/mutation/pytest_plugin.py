@@ -96,10 +96,13 @@ def pytest_collectreport(report):
 
 
 def pytest_collection_modifyitems(config, items):
-    left_out = [item for item in items if _left_out(item)]
-    if left_out:
-        items[:] = [item for item in items if not _left_out(item)]
-        config.hook.pytest_deselected(items=left_out)
+    # MUTATION_LEFT_OUT_ONLY=1 turns the rule round: only the left-out tests run (run.py
+    # --left-out, which runs them against the survivors).
+    only = os.environ.get("MUTATION_LEFT_OUT_ONLY") == "1"
+    dropped = [item for item in items if _left_out(item) != only]
+    if dropped:
+        items[:] = [item for item in items if _left_out(item) == only]
+        config.hook.pytest_deselected(items=dropped)
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -4,6 +4,7 @@
     .venv/bin/python tests/mutation/run.py --fresh      # forget earlier results first
     .venv/bin/python tests/mutation/run.py --report     # score the last run, run nothing
     .venv/bin/python tests/mutation/run.py --diffs      # ... and show each survivor's diff
+    .venv/bin/python tests/mutation/run.py --left-out   # the left-out tests vs the survivors
 
 mutmut is configured in pyproject.toml ([tool.mutmut]); it copies the project into
 mutants/ (gitignored), remembers its results there and, when run again, tests only the
@@ -214,6 +215,34 @@ def report(results: dict[str, dict], diffs: bool, equivalent: dict[str, str] | N
     return ok
 
 
+def check_left_out(names: list[str]) -> None:
+    """Run the slow tests the mutation runs leave out (pytest_plugin.LEFT_OUT) against each
+    of ``names``, in mutants/ as mutmut would: do they kill a survivor the run missed?"""
+    import tomllib
+
+    cfg = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mutmut"]
+    env = dict(os.environ, MUTATION_LEFT_OUT_ONLY="1", PY_IGNORE_IMPORTMISMATCH="1")
+    env.setdefault("JAX_PLATFORMS", "cpu")
+    for name in names:
+        env["MUTANT_UNDER_TEST"] = name
+        start = time.monotonic()
+        done = subprocess.run(
+            [sys.executable, "-m", "pytest", "--rootdir=.", "-x", "-q"]
+            + cfg["pytest_add_cli_args_test_selection"]
+            + cfg["pytest_add_cli_args"],
+            cwd=ROOT / "mutants",
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        verdict = {0: "survives them too", 1: "KILLED by a left-out test"}.get(
+            done.returncode, f"exit {done.returncode}"
+        )
+        last = (done.stdout.strip().splitlines() or [""])[-1]
+        print(f"{name}: {verdict} ({time.monotonic() - start:.0f} s; {last})", flush=True)
+
+
 def _natural(key: str):
     head, _, number = key.rpartition("__mutmut_")
     return (head, int(number) if number.isdigit() else 0)
@@ -225,10 +254,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fresh", action="store_true", help="delete mutants/ first")
     parser.add_argument("--report", action="store_true", help="score the last run only")
     parser.add_argument("--diffs", action="store_true", help="print each survivor's diff")
+    parser.add_argument(
+        "--left-out",
+        action="store_true",
+        help="run the tests mutation runs leave out against the survivors (or NAMEs), only",
+    )
     parser.add_argument("names", nargs="*", help="mutant names or globs to (re)test")
     args = parser.parse_args(argv)
 
     os.chdir(ROOT)
+    if args.left_out:
+        results = load_results()
+        equivalent = load_equivalent()
+        names = args.names or [
+            k
+            for name in FILES
+            for k, c in sorted(results[name]["codes"].items(), key=lambda kc: _natural(kc[0]))
+            if status(c) == "survived" and k not in equivalent
+        ]
+        check_left_out(names)
+        return 0
     if not args.report:
         if args.fresh:
             shutil.rmtree(ROOT / "mutants", ignore_errors=True)
