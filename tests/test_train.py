@@ -221,6 +221,24 @@ def test_minibatch_partial_last_batch_is_a_mean():
     np.testing.assert_allclose(h.params[1], p, rtol=1e-5)
 
 
+def test_a_minibatch_epoch_is_as_many_momentum_steps_as_batches():
+    # As above, with momentum: 3 batches, so 3 steps an epoch, and no more (a step past the
+    # last batch, of zero gradient, would still move the parameters by the momentum).
+    data = Dataset(np.full(12, 1.5), np.full(12, 4.0))
+    lr, momentum = 0.01, 0.9
+    h = train(
+        data, QUAD, np.zeros(3), loss="mse", optimizer="momentum", lr=lr, momentum=momentum,
+        epochs=2, batch_size=5,
+    )  # fmt: skip
+    p, v = np.zeros(3, np.float64), np.zeros(3, np.float64)
+    for epoch in (1, 2):
+        for _ in range(3):
+            e = np_quad(p, np.float64(1.5)) - 4.0
+            v = 2 * e * np.array([1.5**2, 1.5, 1.0]) + momentum * v  # optax's trace
+            p = p - lr * v
+        np.testing.assert_allclose(h.params[epoch], p, rtol=1e-12)
+
+
 @pytest.mark.parametrize("batch_size", [20, 21, 1000])
 def test_batch_at_least_n_is_full_batch(batch_size):
     full = train(NOISY, QUAD, P0, loss="l2", lr=0.05, epochs=30)
