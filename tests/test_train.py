@@ -544,6 +544,25 @@ def test_minibatch_shuffles_afresh_every_epoch():
     assert len({o for per in seen.values() for o in per}) >= 4, seen
 
 
+def test_minibatch_shuffles_afresh_past_the_first_chunk_of_epochs():
+    # As above, over 128 epochs (two of the engine's 64-epoch chunks): the second chunk
+    # draws orders of its own, not the first chunk's again (which 1 in 6 pairs of epochs
+    # share by chance among 3! orders).
+    x, y = np.array([-1.0, 0.5, 2.0]), np.array([3.0, -1.0, 2.0])
+    lr, epochs = 0.05, 128
+    orders = list(itertools.permutations(range(3)))
+    h = fit(
+        data=(x, y), model="line", loss="mse", optimizer="sgd", lr=lr, epochs=epochs,
+        batch_size=1, seed=3, init={"m": 0.3, "b": -0.2},
+    )  # fmt: skip
+    per_epoch = []
+    for k in range(epochs):
+        ends = [line_sgd_epoch(h.params[k], x, y, o, lr) for o in orders]
+        per_epoch.append(int(np.argmin([np.max(np.abs(e - h.params[k + 1])) for e in ends])))
+    same = sum(a == b for a, b in zip(per_epoch[:64], per_epoch[64:], strict=True))
+    assert same < 32, per_epoch
+
+
 def test_compile_cache_goes_where_it_is_told(monkeypatch, tmp_path):
     # In this process (the test above checks a child's): an explicit path wins, then the
     # environment, then ~/.cache/gradient-explorer/jax; compiles of any length are kept.
