@@ -374,6 +374,37 @@ def test_bad_settings_raise_value_error(settings):
         train(NOISY, QUAD, P0, **settings)
 
 
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"momentun": 0.5, "lr": 0.1}, r"unknown setting 'momentun'"),
+        (
+            {"optimizer": "rmsprop"},
+            r"unknown optimizer 'rmsprop'; choose one of sgd, momentum, adam",
+        ),
+        ({"loss": "l3"}, r"unknown loss 'l3'; choose one of l1, l2, mse, huber"),
+        ({"batch_size": 2.5}, r"batch size must be a whole number >= 1"),
+    ],
+    ids=repr,
+)
+def test_bad_settings_say_what_is_wrong(settings, message):
+    with pytest.raises(ValueError, match=f"^{message}$"):
+        train(NOISY, QUAD, P0, **settings)
+
+
+def test_the_longest_run_ends_where_it_should():
+    # L1 with every prediction far below its target: each epoch moves the parameters by
+    # the same lr * mean(x^2, x, 1), so epoch k is exactly k such steps (no chunk of the
+    # loop runs past the last epoch, where the buffers end).
+    data = Dataset(X + 1, 1e6 + X)
+    lr = 1e-3
+    h = train(data, QUAD, np.zeros(3), loss="l1", lr=lr, epochs=MAX_EPOCHS)
+    x, _ = points(data)
+    step = lr * np.array([np.mean(x**2), np.mean(x), 1.0])
+    for k in (1, 9983, 9984, MAX_EPOCHS):
+        np.testing.assert_allclose(h.params[k], k * step, rtol=1e-9)
+
+
 def test_wrong_number_of_params_raises_value_error():
     with pytest.raises(ValueError, match="3 parameters"):
         train(NOISY, QUAD, np.zeros(4, np.float32))
