@@ -311,6 +311,14 @@ def test_frames_of_a_long_run_are_thinned_and_match_predictions():
     np.testing.assert_allclose(h.predict(int(fe[-1]), h.grid), h.frame_preds[-1], rtol=1e-6)
 
 
+def test_the_grid_spans_the_points_and_a_twentieth_of_their_range_each_side():
+    # A width of 1 when every x is the same.
+    for x, lo, hi in (([1.0, 3.0, 2.0], 0.9, 3.1), ([5.0, 5.0], 4.95, 5.05)):
+        h = train(Dataset(np.array(x), np.array(x) ** 2), QUAD, P0, epochs=1)
+        assert h.grid.dtype == np.float64
+        np.testing.assert_allclose(h.grid, np.linspace(lo, hi, GRID), rtol=1e-14)
+
+
 def test_predict_computes_in_float64_whatever_the_inputs_type():
     # x read as float32 (a CSV, say) or as whole numbers: squared in float64, not in float32
     # (rounded) or int64 (which wraps past 3.04e9).
