@@ -319,6 +319,14 @@ def test_the_grid_spans_the_points_and_a_twentieth_of_their_range_each_side():
         np.testing.assert_allclose(h.grid, np.linspace(lo, hi, GRID), rtol=1e-14)
 
 
+def test_a_float32_or_whole_number_start_trains_in_float64():
+    for p0 in (np.array([0.5, -1.25, 2.0], np.float32), [1, 0, -2]):
+        h = train(NOISY, QUAD, p0, loss="mse", lr=0.01, epochs=5)
+        same = train(NOISY, QUAD, np.asarray(p0, np.float64), loss="mse", lr=0.01, epochs=5)
+        assert h.params.dtype == h.grads.dtype == np.float64
+        np.testing.assert_array_equal(h.params, same.params)
+
+
 def test_predict_computes_in_float64_whatever_the_inputs_type():
     # x read as float32 (a CSV, say) or as whole numbers: squared in float64, not in float32
     # (rounded) or int64 (which wraps past 3.04e9).
