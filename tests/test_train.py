@@ -822,3 +822,14 @@ def test_your_own_points_are_recorded_as_they_are():
         None,
     ]
     assert spec.model.size == (("degree", 5),)
+
+
+def test_train_records_its_settings_when_no_config_is_given():
+    h = train(
+        NOISY, build_model("polynomial", degree=2), np.zeros(3), loss="huber", optimizer="adam",
+        lr=0.02, epochs=3, batch_size=5, seed=9, huber_delta=0.5,
+    )  # fmt: skip
+    assert h.config == dict(
+        model="polynomial", degree=2, loss="huber", optimizer="adam", epochs=3, batch_size=5,
+        seed=9, lr=0.02, huber_delta=0.5, momentum=0.9, beta1=0.9, beta2=0.999,
+    )  # fmt: skip
