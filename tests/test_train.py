@@ -833,3 +833,19 @@ def test_train_records_its_settings_when_no_config_is_given():
         model="polynomial", degree=2, loss="huber", optimizer="adam", epochs=3, batch_size=5,
         seed=9, lr=0.02, huber_delta=0.5, momentum=0.9, beta1=0.9, beta2=0.999,
     )  # fmt: skip
+
+
+def test_frames_are_every_epoch_up_to_max_frames_epochs_and_thinned_past_it():
+    np.testing.assert_array_equal(frame_epochs(MAX_FRAMES - 1), np.arange(MAX_FRAMES))
+    for epochs in (MAX_FRAMES, MAX_FRAMES + 1):
+        fe = frame_epochs(epochs)
+        assert len(fe) <= MAX_FRAMES and fe[-1] == epochs
+        np.testing.assert_array_equal(fe[:DENSE_FRAMES], np.arange(DENSE_FRAMES))
+
+
+def test_a_historys_arrays_are_read_only():
+    # The app shares one History between sessions: none of them may change it.
+    h = train(NOISY, QUAD, P0, epochs=2)
+    for arr in (h.params, h.loss, h.grads, h.frame_preds, h.frame_epochs, h.grid):
+        with pytest.raises(ValueError, match="read-only"):
+            arr[0] = 0
