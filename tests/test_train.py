@@ -841,6 +841,11 @@ def test_frames_are_every_epoch_up_to_max_frames_epochs_and_thinned_past_it():
         fe = frame_epochs(epochs)
         assert len(fe) <= MAX_FRAMES and fe[-1] == epochs
         np.testing.assert_array_equal(fe[:DENSE_FRAMES], np.arange(DENSE_FRAMES))
+    # Past the dense part, geometric up to the last epoch: steps of a ratio of at most
+    # (10000 / 250) ** (1 / 750) = 1.0049, plus rounding to whole epochs (1 in 250).
+    for epochs in (5000, MAX_EPOCHS):
+        tail = frame_epochs(epochs)[DENSE_FRAMES - 1 :]
+        assert np.max(tail[1:] / tail[:-1]) < 1.01
 
 
 def test_a_historys_arrays_are_read_only():
