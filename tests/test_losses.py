@@ -240,6 +240,28 @@ def test_titles_name_a_losss_settings_with_their_values():
     assert LOSSES["huber"].title({"huber_delta": 0.25, "lr": 5}) == "Huber (δ = 0.25)"
 
 
+def test_a_title_names_every_setting_by_its_symbol_or_its_name():
+    # A loss of two settings, one without a symbol, as a new entry of LOSSES could be.
+    from explorer.losses import HUBER_DELTA, Loss
+    from explorer.settings import Setting
+
+    alpha = Setting("alpha", "Alpha", 0.5, "A made-up setting.", low=0, high=1)
+    info = Loss("made-up", "Made-up", "", "", "", "", "#000000", l1_like, (HUBER_DELTA, alpha))
+    assert info.title() == "Made-up (δ = 1, alpha = 0.5)"
+    assert info.title({"alpha": 0.25, "huber_delta": 2.0}) == "Made-up (δ = 2, alpha = 0.25)"
+
+
+def l1_like(err, mask, huber_delta, alpha):
+    return jnp.sum(jnp.abs(err) * mask)
+
+
+def test_all_losses_takes_python_numbers_past_int64():
+    # As float64 (jnp.asarray would raise OverflowError on such an int).
+    got = all_losses([2**64, 0], [0, 2**65])
+    np.testing.assert_allclose(got["l1"], (2.0**64 + 2.0**65) / 2, rtol=1e-15)
+    np.testing.assert_allclose(got["mse"], (2.0**128 + 2.0**130) / 2, rtol=1e-15)
+
+
 def test_all_losses_takes_settings_by_name():
     pred, y = np.array([0.0, 3.0, -1.0]), np.array([0.5, 0.0, 1.0])
     e = pred - y

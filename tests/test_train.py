@@ -231,6 +231,24 @@ def test_minibatch_partial_last_batch_is_a_mean():
     np.testing.assert_allclose(h.params[1], p, rtol=1e-5)
 
 
+def test_a_minibatch_epoch_is_as_many_momentum_steps_as_batches():
+    # As above, with momentum: 3 batches, so 3 steps an epoch, and no more (a step past the
+    # last batch, of zero gradient, would still move the parameters by the momentum).
+    data = Dataset(np.full(12, 1.5), np.full(12, 4.0))
+    lr, momentum = 0.01, 0.9
+    h = train(
+        data, QUAD, np.zeros(3), loss="mse", optimizer="momentum", lr=lr, momentum=momentum,
+        epochs=2, batch_size=5,
+    )  # fmt: skip
+    p, v = np.zeros(3, np.float64), np.zeros(3, np.float64)
+    for epoch in (1, 2):
+        for _ in range(3):
+            e = np_quad(p, np.float64(1.5)) - 4.0
+            v = 2 * e * np.array([1.5**2, 1.5, 1.0]) + momentum * v  # optax's trace
+            p = p - lr * v
+        np.testing.assert_allclose(h.params[epoch], p, rtol=1e-12)
+
+
 @pytest.mark.parametrize("batch_size", [20, 21, 1000])
 def test_batch_at_least_n_is_full_batch(batch_size):
     full = train(NOISY, QUAD, P0, loss="l2", lr=0.05, epochs=30)
@@ -303,6 +321,34 @@ def test_frames_of_a_long_run_are_thinned_and_match_predictions():
     np.testing.assert_allclose(h.predict(int(fe[-1]), h.grid), h.frame_preds[-1], rtol=1e-6)
 
 
+def test_the_grid_spans_the_points_and_a_twentieth_of_their_range_each_side():
+    # A width of 1 when every x is the same.
+    for x, lo, hi in (([1.0, 3.0, 2.0], 0.9, 3.1), ([5.0, 5.0], 4.95, 5.05)):
+        h = train(Dataset(np.array(x), np.array(x) ** 2), QUAD, P0, epochs=1)
+        assert h.grid.dtype == np.float64
+        np.testing.assert_allclose(h.grid, np.linspace(lo, hi, GRID), rtol=1e-14)
+
+
+def test_a_float32_or_whole_number_start_trains_in_float64():
+    for p0 in (np.array([0.5, -1.25, 2.0], np.float32), [1, 0, -2]):
+        h = train(NOISY, QUAD, p0, loss="mse", lr=0.01, epochs=5)
+        same = train(NOISY, QUAD, np.asarray(p0, np.float64), loss="mse", lr=0.01, epochs=5)
+        assert h.params.dtype == h.grads.dtype == np.float64
+        np.testing.assert_array_equal(h.params, same.params)
+
+
+def test_predict_computes_in_float64_whatever_the_inputs_type():
+    # x read as float32 (a CSV, say) or as whole numbers: squared in float64, not in float32
+    # (rounded) or int64 (which wraps past 3.04e9).
+    h = train(NOISY, QUAD, P0, loss="l2", lr=0.01, epochs=1)
+    for x in (
+        np.array([-1.7, 0.3, 2.9, 1234.567], np.float32),
+        np.array([-4_000_000_000, 3, 4_000_000_000], np.int64),
+    ):
+        expected = np_quad(h.params[1], x.astype(np.float64))
+        np.testing.assert_allclose(h.predict(1, x), expected, rtol=1e-13)
+
+
 @pytest.mark.parametrize("epochs", [0, 1, 50, 198, 199, 200, 201, 333, 5000, MAX_EPOCHS])
 def test_frame_epochs_properties(epochs):
     fe = frame_epochs(epochs)
@@ -352,6 +398,37 @@ def test_bucket_size_wastes_at_most_an_eighth():
 def test_bad_settings_raise_value_error(settings):
     with pytest.raises(ValueError):
         train(NOISY, QUAD, P0, **settings)
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"momentun": 0.5, "lr": 0.1}, r"unknown setting 'momentun'"),
+        (
+            {"optimizer": "rmsprop"},
+            r"unknown optimizer 'rmsprop'; choose one of sgd, momentum, adam",
+        ),
+        ({"loss": "l3"}, r"unknown loss 'l3'; choose one of l1, l2, mse, huber"),
+        ({"batch_size": 2.5}, r"batch size must be a whole number >= 1"),
+    ],
+    ids=repr,
+)
+def test_bad_settings_say_what_is_wrong(settings, message):
+    with pytest.raises(ValueError, match=f"^{message}$"):
+        train(NOISY, QUAD, P0, **settings)
+
+
+def test_the_longest_run_ends_where_it_should():
+    # L1 with every prediction far below its target: each epoch moves the parameters by
+    # the same lr * mean(x^2, x, 1), so epoch k is exactly k such steps (no chunk of the
+    # loop runs past the last epoch, where the buffers end).
+    data = Dataset(X + 1, 1e6 + X)
+    lr = 1e-3
+    h = train(data, QUAD, np.zeros(3), loss="l1", lr=lr, epochs=MAX_EPOCHS)
+    x, _ = points(data)
+    step = lr * np.array([np.mean(x**2), np.mean(x), 1.0])
+    for k in (1, 9983, 9984, MAX_EPOCHS):
+        np.testing.assert_allclose(h.params[k], k * step, rtol=1e-9)
 
 
 def test_wrong_number_of_params_raises_value_error():
@@ -514,7 +591,7 @@ def test_fit_takes_arrays_a_dataset_or_a_preset_not_two():
     assert h.config["loss"] == "l2" and len(h.loss) == 6  # the generic defaults
     g = fit(data=CLEAN, epochs=5, loss="l2", lr=0.01, seed=42)
     np.testing.assert_array_equal(g.params, h.params)
-    with pytest.raises(ValueError, match="not both"):
+    with pytest.raises(ValueError, match="^give either a preset or data, not both$"):
         fit(preset="line", data=CLEAN)
 
 
@@ -602,6 +679,25 @@ def test_minibatch_shuffles_afresh_every_epoch():
     assert len({o for per in seen.values() for o in per}) >= 4, seen
 
 
+def test_minibatch_shuffles_afresh_past_the_first_chunk_of_epochs():
+    # As above, over 128 epochs (two of the engine's 64-epoch chunks): the second chunk
+    # draws orders of its own, not the first chunk's again (which 1 in 6 pairs of epochs
+    # share by chance among 3! orders).
+    x, y = np.array([-1.0, 0.5, 2.0]), np.array([3.0, -1.0, 2.0])
+    lr, epochs = 0.05, 128
+    orders = list(itertools.permutations(range(3)))
+    h = fit(
+        data=(x, y), model="line", loss="mse", optimizer="sgd", lr=lr, epochs=epochs,
+        batch_size=1, seed=3, init={"m": 0.3, "b": -0.2},
+    )  # fmt: skip
+    per_epoch = []
+    for k in range(epochs):
+        ends = [line_sgd_epoch(h.params[k], x, y, o, lr) for o in orders]
+        per_epoch.append(int(np.argmin([np.max(np.abs(e - h.params[k + 1])) for e in ends])))
+    same = sum(a == b for a, b in zip(per_epoch[:64], per_epoch[64:], strict=True))
+    assert same < 32, per_epoch
+
+
 def test_compile_cache_goes_where_it_is_told(monkeypatch, tmp_path):
     # In this process (the test above checks a child's): an explicit path wins, then the
     # environment, then ~/.cache/gradient-explorer/jax; compiles of any length are kept.
@@ -651,7 +747,7 @@ def test_compare_refuses_loss_and_an_empty_list():
 
     with pytest.raises(ValueError, match=r"takes no loss= \(got loss='l1'\)"):
         compare(loss="l1", epochs=1)
-    with pytest.raises(ValueError, match="name at least one loss to compare"):
+    with pytest.raises(ValueError, match="^name at least one loss to compare$"):
         compare(losses=" , ", epochs=1)
 
 
@@ -685,3 +781,164 @@ def test_evaluate_defaults_to_the_l2_loss():
     e = p[0] * x + p[1] - y
     got = evaluate(build_model("line"), p, x, y)
     assert got.loss == pytest.approx(np.sqrt(np.mean(e**2)), rel=1e-14)
+
+
+def test_a_decay_setting_takes_zero_up_to_one_exclusive():
+    # The helper behind momentum, beta1 and beta2, called with a setting of its own: the
+    # registry calls it at import, before any test, so the tests above cannot tell mutmut
+    # (or anyone) which of its arguments reach the setting.
+    from explorer.optim import _decay
+
+    s = _decay("rho", "Rho", 0.5, "How much carries over.", ui=(0.0, 0.99, 0.01))
+    assert (s.name, s.label, s.default, s.help, s.ui) == (
+        "rho",
+        "Rho",
+        0.5,
+        "How much carries over.",
+        (0.0, 0.99, 0.01),
+    )
+    assert s.check(0.0) == 0.0 and s.check(0.999) == 0.999
+    for bad in (1.0, -0.01, 1.5):
+        with pytest.raises(ValueError, match=r"rho must be a number in \[0, 1\)"):
+            s.check(bad)
+
+
+def test_a_runs_config_records_its_start_as_numbers_and_lists():
+    # What --json and the downloads record: a one-value start as a float (even given as a
+    # one-element array), a vector as a list of floats.
+    from explorer.api import resolve
+
+    init = {"c": np.array([0.5]), "m": [1.0, -2.0], "b[1]": 3}
+    got = resolve(preset="line", model="relu-sum", relus=2, init=init).config()["init"]
+    assert got == {"b[1]": 3.0, "c": 0.5, "m": [1.0, -2.0]}
+    assert [type(got[k]) for k in ("b[1]", "c")] == [float, float]
+
+
+def test_a_batch_of_all_the_points_or_more_is_recorded_as_full_batch():
+    from explorer.api import resolve
+
+    for batch_size in (20, 21, 1000):
+        spec = resolve(preset="fastai-quadratic", points=20, batch_size=batch_size)
+        assert spec.values["batch_size"] is None
+        assert spec.config()["batch_size"] is None
+    spec = resolve(preset="fastai-quadratic", points=20, batch_size=19)
+    assert spec.values["batch_size"] == spec.config()["batch_size"] == 19
+
+
+def test_an_unknown_setting_is_refused_by_name():
+    from explorer.api import fit
+    from explorer.registry import SETTINGS
+
+    names = ", ".join(SETTINGS)
+    with pytest.raises(
+        ValueError, match=rf"^unknown setting 'learning_rate'; the settings are {names}$"
+    ):
+        fit(learning_rate=0.1)
+
+
+def test_a_comparison_of_zero_epochs_has_the_starts_metrics():
+    # epochs=0: each run is its start (epoch 0), and its row measures that start.
+    from explorer import compare
+
+    x, y = np.array([0.0, 1.0, 2.0]), np.array([1.0, 2.0, 5.0])
+    rows = compare(losses="l1,mse", data=(x, y), model="line", init={"m": 1.0, "b": 0.5}, epochs=0)
+    for row in rows.table():
+        e = 1.0 * x + 0.5 - y
+        assert row["epochs_run"] == 0 and row["diverged_at"] is None
+        assert (row["m"], row["b"]) == (1.0, 0.5)
+        assert row["final_l1"] == pytest.approx(np.mean(np.abs(e)), rel=1e-14)
+        assert row["final_mse"] == pytest.approx(np.mean(e**2), rel=1e-14)
+
+
+def test_evaluate_takes_float32_or_whole_number_parameters_as_float64():
+    # The gradient of the L2 loss of a line, in float64 whatever the parameters' type.
+    x, y = np.array([0.0, 1.0, 2.0]), np.array([1.0, 2.0, 5.5])
+    for p in (np.array([1.5, -0.25], np.float32), [2, -1]):
+        m, b = np.asarray(p, np.float64)
+        e = m * x + b - y
+        rmse = np.sqrt(np.mean(e**2))
+        expected = np.array([np.mean(e * x), np.mean(e)]) / rmse  # d sqrt(mean e^2) / d(m, b)
+        got = evaluate(build_model("line"), p, x, y, "l2")
+        assert got.grad.dtype == np.float64
+        np.testing.assert_allclose(got.grad, expected, rtol=1e-13)
+
+
+def test_a_presets_suggestions_apply_to_its_own_model_only():
+    from explorer.api import resolve
+    from explorer.registry import SETTINGS
+
+    spec = resolve(preset="fastai-quadratic")
+    assert set(spec.values) == set(SETTINGS)  # every setting, checked, and nothing else
+    assert dict(spec.init) == {"a": 1.1, "b": 1.1, "c": 1.1}
+    other = resolve(preset="fastai-quadratic", model="polynomial")
+    assert other.model.size == (("degree", 3),) and other.init == ()
+    assert set(other.values) == set(SETTINGS)
+    given = resolve(preset="fastai-quadratic", model="polynomial", degree=5)
+    assert given.model.size == (("degree", 5),)
+
+
+def test_a_presets_points_are_made_with_the_knobs_given():
+    from explorer.api import resolve
+    from explorer.data import make_preset
+
+    spec = resolve(preset="line", points=7, noise=0.3, outliers=2, seed=5)
+    expected = make_preset("line", points=7, noise=0.3, outliers=2, seed=5)
+    np.testing.assert_array_equal(spec.data.x, expected.x)
+    np.testing.assert_array_equal(spec.data.y, expected.y)
+    assert dict(spec.source) == dict(preset="line", points=7, noise=0.3, outliers=2)
+    # Checked against the points in the registry's order: before a bad learning rate.
+    with pytest.raises(ValueError, match=r"^outliers must be a whole number from 0 to 7, not 8$"):
+        resolve(preset="line", points=7, outliers=8, lr=-1.0)
+
+
+def test_your_own_points_are_recorded_as_they_are():
+    # With data, the preset's knobs do not apply: the run records the points as given,
+    # no noise and no outliers, and the model's size as asked.
+    from explorer.api import resolve
+    from explorer.registry import SETTINGS
+
+    x = np.linspace(0.0, 1.0, 5)
+    spec = resolve(
+        data=(x, 2 * x), noise=0.4, outliers=2, batch_size=10, model="polynomial", degree=5
+    )
+    assert dict(spec.source) == {"data": "arrays", "points": 5}
+    assert set(spec.values) == set(SETTINGS)
+    assert [spec.values[k] for k in ("points", "noise", "outliers", "batch_size")] == [
+        5,
+        0.0,
+        0,
+        None,
+    ]
+    assert spec.model.size == (("degree", 5),)
+
+
+def test_train_records_its_settings_when_no_config_is_given():
+    h = train(
+        NOISY, build_model("polynomial", degree=2), np.zeros(3), loss="huber", optimizer="adam",
+        lr=0.02, epochs=3, batch_size=5, seed=9, huber_delta=0.5,
+    )  # fmt: skip
+    assert h.config == dict(
+        model="polynomial", degree=2, loss="huber", optimizer="adam", epochs=3, batch_size=5,
+        seed=9, lr=0.02, huber_delta=0.5, momentum=0.9, beta1=0.9, beta2=0.999,
+    )  # fmt: skip
+
+
+def test_frames_are_every_epoch_up_to_max_frames_epochs_and_thinned_past_it():
+    np.testing.assert_array_equal(frame_epochs(MAX_FRAMES - 1), np.arange(MAX_FRAMES))
+    for epochs in (MAX_FRAMES, MAX_FRAMES + 1):
+        fe = frame_epochs(epochs)
+        assert len(fe) <= MAX_FRAMES and fe[-1] == epochs
+        np.testing.assert_array_equal(fe[:DENSE_FRAMES], np.arange(DENSE_FRAMES))
+    # Past the dense part, geometric up to the last epoch: steps of a ratio of at most
+    # (10000 / 250) ** (1 / 750) = 1.0049, plus rounding to whole epochs (1 in 250).
+    for epochs in (5000, MAX_EPOCHS):
+        tail = frame_epochs(epochs)[DENSE_FRAMES - 1 :]
+        assert np.max(tail[1:] / tail[:-1]) < 1.01
+
+
+def test_a_historys_arrays_are_read_only():
+    # The app shares one History between sessions: none of them may change it.
+    h = train(NOISY, QUAD, P0, epochs=2)
+    for arr in (h.params, h.loss, h.grads, h.frame_preds, h.frame_epochs, h.grid):
+        with pytest.raises(ValueError, match="read-only"):
+            arr[0] = 0

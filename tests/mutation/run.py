@@ -4,6 +4,7 @@
     .venv/bin/python tests/mutation/run.py --fresh      # forget earlier results first
     .venv/bin/python tests/mutation/run.py --report     # score the last run, run nothing
     .venv/bin/python tests/mutation/run.py --diffs      # ... and show each survivor's diff
+    .venv/bin/python tests/mutation/run.py --left-out   # the left-out tests vs the survivors
 
 mutmut is configured in pyproject.toml ([tool.mutmut]); it copies the project into
 mutants/ (gitignored), remembers its results there and, when run again, tests only the
@@ -18,6 +19,11 @@ collected (collection error), they ran out of time (timeout) or the process died
 (segfault: a crash, or SIGKILL); it is missed when every test passed (survived), when no
 selected test calls its function (no tests), when pytest could not start (error) or when
 mutmut could not tell (suspicious).
+
+A missed mutant named in ``equivalent.txt`` (beside this script; ``NAME  reason`` lines)
+changes nothing anyone can observe: it is counted apart, and a file's score is killed /
+(tested - equivalent). The raw killed / tested is printed too. A mutant listed there that
+a test kills is reported, to be taken off the list.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+EQUIVALENT = Path(__file__).resolve().with_name("equivalent.txt")
 FILES = ("train.py", "losses.py", "models.py", "optim.py", "api.py")
 THRESHOLD = 90.0
 
@@ -101,33 +108,64 @@ def load_results() -> dict[str, dict]:
     return results
 
 
+def load_equivalent(path: Path = EQUIVALENT) -> dict[str, str]:
+    """{mutant name: why it is equivalent} from ``NAME  reason`` lines (# comments)."""
+    out = {}
+    if not path.exists():
+        return out
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, _, reason = line.partition(" ")
+        if not reason.strip():
+            sys.exit(f"{path.name}: {name} has no reason")
+        out[name] = reason.strip()
+    return out
+
+
 def status(code) -> str:
     return STATUS.get(code, "suspicious")
 
 
-def report(results: dict[str, dict], diffs: bool) -> bool:
+def report(results: dict[str, dict], diffs: bool, equivalent: dict[str, str] | None = None) -> bool:
     """Print the score table and the survivors; True when every file reaches THRESHOLD."""
+    equivalent = equivalent or {}
     ok = True
     total = Counter()
+    all_n = all_killed = all_eq = 0
     print()
-    print(f"{'file':<12} {'mutants':>7} {'killed':>7} {'missed':>7} {'score':>7}  details")
+    print(
+        f"{'file':<12} {'mutants':>7} {'killed':>7} {'equiv':>6} {'missed':>7} "
+        f"{'score':>7} {'raw':>7}  details"
+    )
     for name in FILES:
-        counts = Counter(status(c) for c in results[name]["codes"].values())
+        codes = results[name]["codes"]
+        counts = Counter(status(c) for c in codes.values())
         total.update(counts)
         n = sum(counts.values()) - counts["skipped"]
         killed = sum(counts[s] for s in KILLED)
-        missed = sum(counts[s] for s in MISSED)
-        score = 100.0 * killed / n if n else 0.0
+        eq = sum(1 for k, c in codes.items() if status(c) in MISSED and k in equivalent)
+        missed = sum(counts[s] for s in MISSED) - eq
+        score = 100.0 * killed / (n - eq) if n > eq else 0.0
+        raw = 100.0 * killed / n if n else 0.0
+        all_n, all_killed, all_eq = all_n + n, all_killed + killed, all_eq + eq
         unfinished = sum(counts[s] for s in UNFINISHED)
         if n == 0 or unfinished or score < THRESHOLD:
             ok = False
         details = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
         flag = "" if n and not unfinished and score >= THRESHOLD else "  <-- under 90%"
-        print(f"{name:<12} {n:>7} {killed:>7} {missed:>7} {score:>6.1f}%  {details}{flag}")
-    n = sum(total.values()) - total["skipped"]
-    killed = sum(total[s] for s in KILLED)
-    missed = sum(total[s] for s in MISSED)
-    print(f"{'all':<12} {n:>7} {killed:>7} {missed:>7} {100.0 * killed / max(n, 1):>6.1f}%")
+        print(
+            f"{name:<12} {n:>7} {killed:>7} {eq:>6} {missed:>7} {score:>6.1f}% {raw:>6.1f}%  "
+            f"{details}{flag}"
+        )
+    score = 100.0 * all_killed / max(all_n - all_eq, 1)
+    raw = 100.0 * all_killed / max(all_n, 1)
+    missed = all_n - all_killed - all_eq - sum(total[s] for s in UNFINISHED)
+    print(
+        f"{'all':<12} {all_n:>7} {all_killed:>7} {all_eq:>6} {missed:>7} {score:>6.1f}% {raw:>6.1f}%"
+    )
+    print("score = killed / (mutants - equivalent); raw = killed / mutants")
     if any(total[s] for s in UNFINISHED):
         print(f"\nunfinished: {sum(total[s] for s in UNFINISHED)} mutants not tested (run again)")
     if total["error"]:
@@ -135,6 +173,17 @@ def report(results: dict[str, dict], diffs: bool) -> bool:
             f"\n{total['error']} mutants ended in an error before any test ran: the setup is "
             "broken, not the tests (pytest in mutants/ with MUTANT_UNDER_TEST set shows why)"
         )
+    codes = {k: c for name in FILES for k, c in results[name]["codes"].items()}
+    stale = sorted(k for k in equivalent if k in codes and status(codes[k]) in KILLED)
+    unknown = sorted(k for k in equivalent if k not in codes)
+    if stale:
+        print(f"\nListed as equivalent but killed (take them off {EQUIVALENT.name}):")
+        for key in stale:
+            print(f"  {key}")
+    if unknown:
+        print(f"\nListed as equivalent but not a mutant of this run ({EQUIVALENT.name}):")
+        for key in unknown:
+            print(f"  {key}")
 
     print("\nSurvivors (missed mutants), by file:")
     for name in FILES:
@@ -144,10 +193,14 @@ def report(results: dict[str, dict], diffs: bool) -> bool:
         )
         if not missed_names:
             continue
-        print(f"\n{name} ({len(missed_names)})")
+        n_eq = sum(1 for k in missed_names if k in equivalent)
+        print(f"\n{name} ({len(missed_names) - n_eq} missed, {n_eq} equivalent)")
         for key in missed_names:
             label = status(results[name]["codes"][key])
-            print(f"  {key}" + ("" if label == "survived" else f"  [{label}]"))
+            note = "" if label == "survived" else f"  [{label}]"
+            if key in equivalent:
+                note += f"  [equivalent: {equivalent[key]}]"
+            print(f"  {key}{note}")
             if diffs:
                 shown = subprocess.run(
                     [mutmut_command(), "show", key],
@@ -162,6 +215,34 @@ def report(results: dict[str, dict], diffs: bool) -> bool:
     return ok
 
 
+def check_left_out(names: list[str]) -> None:
+    """Run the slow tests the mutation runs leave out (pytest_plugin.LEFT_OUT) against each
+    of ``names``, in mutants/ as mutmut would: do they kill a survivor the run missed?"""
+    import tomllib
+
+    cfg = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mutmut"]
+    env = dict(os.environ, MUTATION_LEFT_OUT_ONLY="1", PY_IGNORE_IMPORTMISMATCH="1")
+    env.setdefault("JAX_PLATFORMS", "cpu")
+    for name in names:
+        env["MUTANT_UNDER_TEST"] = name
+        start = time.monotonic()
+        done = subprocess.run(
+            [sys.executable, "-m", "pytest", "--rootdir=.", "-x", "-q"]
+            + cfg["pytest_add_cli_args_test_selection"]
+            + cfg["pytest_add_cli_args"],
+            cwd=ROOT / "mutants",
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        verdict = {0: "survives them too", 1: "KILLED by a left-out test"}.get(
+            done.returncode, f"exit {done.returncode}"
+        )
+        last = (done.stdout.strip().splitlines() or [""])[-1]
+        print(f"{name}: {verdict} ({time.monotonic() - start:.0f} s; {last})", flush=True)
+
+
 def _natural(key: str):
     head, _, number = key.rpartition("__mutmut_")
     return (head, int(number) if number.isdigit() else 0)
@@ -173,10 +254,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fresh", action="store_true", help="delete mutants/ first")
     parser.add_argument("--report", action="store_true", help="score the last run only")
     parser.add_argument("--diffs", action="store_true", help="print each survivor's diff")
+    parser.add_argument(
+        "--left-out",
+        action="store_true",
+        help="run the tests mutation runs leave out against the survivors (or NAMEs), only",
+    )
     parser.add_argument("names", nargs="*", help="mutant names or globs to (re)test")
     args = parser.parse_args(argv)
 
     os.chdir(ROOT)
+    if args.left_out:
+        results = load_results()
+        equivalent = load_equivalent()
+        names = args.names or [
+            k
+            for name in FILES
+            for k, c in sorted(results[name]["codes"].items(), key=lambda kc: _natural(kc[0]))
+            if status(c) == "survived" and k not in equivalent
+        ]
+        check_left_out(names)
+        return 0
     if not args.report:
         if args.fresh:
             shutil.rmtree(ROOT / "mutants", ignore_errors=True)
@@ -196,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     if not (ROOT / "mutants").exists():
         print("no results: run without --report first")
         return 1
-    return 0 if report(load_results(), args.diffs) else 1
+    return 0 if report(load_results(), args.diffs, load_equivalent()) else 1
 
 
 if __name__ == "__main__":
