@@ -365,6 +365,10 @@ def test_bucket_size_wastes_at_most_an_eighth():
     assert all(s >= n for n, s in enumerate(sizes, start=1))
     assert all(s <= n * 1.125 for n, s in enumerate(sizes, start=1) if n > 32)
     assert all(a <= b for a, b in zip(sizes, sizes[1:], strict=False))
+    # Worked out by hand from the rule: past 32, n rounded up to a multiple of 1/8 of the
+    # largest power of two below n (65: 64 / 8 = 8, so 72), a whole number.
+    for n, size in ((33, 36), (64, 64), (65, 72), (100, 104), (1000, 1024), (10_000, 10_240)):
+        assert bucket_size(n) == size and type(bucket_size(n)) is int, n
 
 
 @pytest.mark.parametrize(
