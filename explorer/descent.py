@@ -149,6 +149,13 @@ def _auto_span(points: np.ndarray) -> tuple[tuple[float, float], ...]:
     return tuple(out)
 
 
+def _check_resolution(resolution) -> None:
+    if isinstance(resolution, bool) or not isinstance(resolution, (int, np.integer)):
+        raise ValueError(f"resolution must be a whole number, not {resolution!r}")
+    if not 2 <= resolution <= MAX_RESOLUTION:
+        raise ValueError(f"resolution must be from 2 to {MAX_RESOLUTION}, not {resolution}")
+
+
 def _check_span(span) -> tuple[tuple[float, float], ...]:
     try:
         (lo0, hi0), (lo1, hi1) = span
@@ -190,10 +197,7 @@ def landscape(
     along = moved_most(h) if along is None else along
     i = _indices(h, along)
     along = (str(along[0]), str(along[1]))
-    if isinstance(resolution, bool) or not isinstance(resolution, (int, np.integer)):
-        raise ValueError(f"resolution must be a whole number, not {resolution!r}")
-    if not 2 <= resolution <= MAX_RESOLUTION:
-        raise ValueError(f"resolution must be from 2 to {MAX_RESOLUTION}, not {resolution}")
+    _check_resolution(resolution)
     name, settings = run_loss(h)
     path = h.params[:, list(i)].copy()
     optimum = None
@@ -242,10 +246,7 @@ def landscapes(
         for e in epochs:
             points += least_squares_points(h, e, i)
     span = _auto_span(np.vstack(points))
-    if isinstance(resolution, bool) or not isinstance(resolution, (int, np.integer)):
-        raise ValueError(f"resolution must be a whole number, not {resolution!r}")
-    if not 2 <= resolution <= MAX_RESOLUTION:
-        raise ValueError(f"resolution must be from 2 to {MAX_RESOLUTION}, not {resolution}")
+    _check_resolution(resolution)
     name, settings = run_loss(h)
     xs = np.linspace(*span[0], int(resolution))
     ys = np.linspace(*span[1], int(resolution))
