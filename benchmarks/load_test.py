@@ -26,12 +26,12 @@ the server's RSS (VmRSS of the process and its children from /proc, sampled ever
 0.2 s) and its kernel peak (VmHWM).
 
 Memory bound: the final RSS must be within ``--bound-mb`` (default 300 MB) of the RSS after
-warm-up. The run cache keeps at most 24 runs (``webapp/runs.py``; 48 before float64 doubled
-each run); at most 24 of the largest runs here hold about 24 x 9 MB = 216 MB, plus allocator slack. Without the
-limit the 200 settings would keep all their runs: about 100 x 4.3 MB + 100 x 0.3 MB =
-460 MB more, above the bound (measured on a copy of the app with ``max_entries=None``:
-+556 MB, FAIL). The RSS at each quarter of the settings is printed too: with a working
-limit it levels off once the cache is full.
+warm-up. The cache of runs, landscapes and comparisons is bounded by the memory its entries
+hold (``CACHE_MB`` in ``webapp/runs.py``, 192 MB), which leaves about 100 MB for compiled
+engines and allocator slack. Without a limit the 200 settings would keep all their runs
+(about 100 x 4.3 MB + 100 x 0.3 MB = 460 MB more, above the bound). The RSS at each
+quarter of the settings is printed too: with a working limit it levels off once the cache
+is full.
 
 Exit status 0 when every check passed (PASS), 1 otherwise (FAIL).
 """
@@ -50,7 +50,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 import browser_tools as bt  # noqa: E402
 
 from explorer.train import enable_compile_cache  # noqa: E402
-from webapp.runs import MAX_CACHED_RUNS  # noqa: E402
+from webapp.runs import CACHE_MB  # noqa: E402
 
 
 def main() -> int:
@@ -158,7 +158,7 @@ def main() -> int:
         (f"server RSS after {args.settings} settings", f"{rss_final:.0f} MB"),
         ("server peak RSS (sampled / VmHWM)", f"{sampler.peak:.0f} / {hwm:.0f} MB"),
         (f"memory bound (warm-up + {args.bound_mb:.0f} MB)", f"{bound:.0f} MB"),
-        ("run cache limit", f"{MAX_CACHED_RUNS} runs"),
+        ("run cache limit", f"{CACHE_MB} MB"),
         (
             "time: sessions / memory run / total",
             f"{t_sessions:.0f} / {t_memory:.0f} / {total:.0f} s",

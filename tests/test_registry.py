@@ -122,7 +122,7 @@ def test_fit_by_hand_does_not_train(monkeypatch):
         raise AssertionError("fit by hand trained a run")
 
     monkeypatch.setattr(webapp.runs, "run", no_training)
-    webapp.runs._cached_run.clear()
+    webapp.runs.CACHE.clear()
     at = AppTest.from_file(APP, default_timeout=120)
     at.query_params["view"] = "Fit by hand"
     at.query_params["epochs"] = "10000"

@@ -1,8 +1,9 @@
 """Cached runs: one training and its figures per distinct setting, shared by all sessions.
 
 Cached objects are immutable (History arrays are read-only, figure dicts are only ever
-shallow-copied before changes), because ``st.cache_resource`` hands every session the
-same object.
+shallow-copied before changes), because the cache hands every session the same object.
+It is bounded by the memory its entries hold (``CACHE_MB``), not by their number: the
+largest run holds a thousand times what the lesson's does.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import hashlib
 from dataclasses import dataclass
 
 import numpy as np
-import streamlit as st
 
 from explorer import PRESETS, History
 from explorer.api import RunSpec, run
@@ -19,9 +19,13 @@ from explorer.descent import moved_most
 from explorer.descent_figures import landscape_view
 from explorer.figures import COLORS
 
+from .cache import MB, BudgetCache
 from .player import Timeline, timeline
 
-MAX_CACHED_RUNS = 24
+# Runs, their landscapes and comparisons' timelines together: about nine of the largest
+# runs (the widest MLP over 10,000 epochs, 21 MB each), or thousands of the lesson's.
+CACHE_MB = 192
+CACHE = BudgetCache(CACHE_MB * MB)
 
 
 @dataclass(frozen=True)
@@ -42,14 +46,14 @@ def run_key(spec: RunSpec, data_key: tuple) -> tuple:
 
 def get_run(spec: RunSpec, data_key: tuple) -> Run:
     """The run for these settings (trained once, then served from the cache)."""
-    return _cached_run(run_key(spec, data_key), _spec=spec)
+    key = run_key(spec, data_key)
+    return CACHE.get(("run", key), lambda: _make_run(key, spec))
 
 
-@st.cache_resource(max_entries=MAX_CACHED_RUNS, show_spinner=False)
-def _cached_run(key: tuple, _spec: RunSpec) -> Run:
-    h = run(_spec)
-    labels = (_spec.data.x_label, _spec.data.y_label)
-    out = _spec.data.outliers
+def _make_run(key: tuple, spec: RunSpec) -> Run:
+    h = run(spec)
+    labels = (spec.data.x_label, spec.data.y_label)
+    out = spec.data.outliers
     if h.last_epoch < 0:
         return Run(h, None, labels, key, out)
     return Run(h, timeline([("model", COLORS["model"], h)], labels, out), labels, key, out)
@@ -69,13 +73,13 @@ def landscape(run: Run, along: tuple[str, str] | None) -> tuple[dict, str | None
         along = None
     if along is None:
         along = moved_most(run.history)
-    return _cached_landscape(run.key, tuple(along), _h=run.history), note
+    along = tuple(along)
+    return CACHE.get(("landscape", run.key, along), lambda: _landscape(run, along)), note
 
 
-@st.cache_resource(max_entries=MAX_CACHED_RUNS, show_spinner=False)
-def _cached_landscape(key: tuple, along: tuple[str, str], _h: History) -> dict:
-    view = landscape_view(_h, along)
-    view["key"] = hashlib.sha256(repr((key, along)).encode()).hexdigest()[:16]
+def _landscape(run: Run, along: tuple[str, str]) -> dict:
+    view = landscape_view(run.history, along)
+    view["key"] = hashlib.sha256(repr((run.key, along)).encode()).hexdigest()[:16]
     return view
 
 

@@ -15,7 +15,7 @@ from explorer.train import evaluate
 from . import charts, player
 from .controls import Choices
 from .links import link_hand_values
-from .runs import Run, get_run, hand_ranges, landscape
+from .runs import CACHE, Run, get_run, hand_ranges, landscape
 
 TABLE_ROWS = player.TABLE_ROWS
 
@@ -146,7 +146,8 @@ def compare_view(spec: RunSpec, choices: Choices, present: bool = False) -> None
     with notices:
         _link_epoch(max(r.history.last_epoch for r in live.values()))
     _compare_tips(choices)
-    _compare_player(_compare_timeline(tuple((k, r.key) for k, r in live.items()), live), present)
+    key = ("compare", tuple((k, r.key) for k, r in live.items()))
+    _compare_player(CACHE.get(key, lambda: _compare_timeline(live)), present)
     live = {k: r.history for k, r in live.items()}
     st.markdown(
         f"**Final results, after epoch {max(h.last_epoch for h in live.values())}** (every "
@@ -162,11 +163,10 @@ def compare_view(spec: RunSpec, choices: Choices, present: bool = False) -> None
     )
 
 
-@st.cache_resource(max_entries=16, show_spinner=False)
-def _compare_timeline(key: tuple, _runs: dict[str, Run]) -> player.Timeline:
-    first = next(iter(_runs.values()))
+def _compare_timeline(live: dict[str, Run]) -> player.Timeline:
+    first = next(iter(live.values()))
     return player.timeline(
-        [(LOSSES[k].short, LOSSES[k].color, r.history) for k, r in _runs.items()],
+        [(LOSSES[k].short, LOSSES[k].color, r.history) for k, r in live.items()],
         first.labels,
     )
 
