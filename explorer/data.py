@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 import numpy as np
@@ -70,6 +70,20 @@ class Dataset:
     @property
     def n(self) -> int:
         return int(self.x.size)
+
+    def standardised(self) -> Dataset:
+        """The same points with x replaced by (x - mean) / spread (spread: the standard
+        deviation), labelled so; y unchanged. Data whose x does not vary is returned as is."""
+        spread = float(np.std(self.x))
+        if spread == 0:
+            return self
+        return replace(
+            self,
+            x=(self.x - np.mean(self.x)) / spread,
+            x_label=f"{self.x_label} (standardised)",
+            description=f"{self.description} x standardised: (x - {np.mean(self.x):.4g}) / "
+            f"{spread:.4g}.".strip(),
+        )
 
 
 @dataclass(frozen=True)
