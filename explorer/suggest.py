@@ -11,8 +11,8 @@ measures instead:
 - the learning rate: one stop of the app's slider below the stop whose run ends lowest
   after ``PROBE_EPOCHS`` epochs (a sweep over every stop, ``explorer.rates``): the very
   lowest usually sits at the edge of divergence, zigzagging;
-- the epochs: the fewest of the slider's stops after which that run has come 99% of the
-  way from its start to the lowest loss it reaches in ``MAX_EPOCHS`` epochs;
+- the epochs: the fewest of the slider's stops after which that run's loss is within 1%
+  of the lowest it reaches in ``MAX_EPOCHS`` epochs;
 - standardising x, when its scale makes descent hopeless (years: x about 2,000 with a
   spread of 10 makes x² a million times the constant term, and no single rate suits both).
 """
@@ -25,15 +25,21 @@ import numpy as np
 
 from .api import resolve, run
 from .data import Dataset
+from .figures import rises
 from .models import Model
 from .rates import sweep
 from .settings import EPOCHS, LR_STOPS, MAX_EPOCHS
 
 PROBE_EPOCHS = 1000
-SETTLED = 0.999  # the share of the way from the start's loss to the lowest one
+# Settled: within 1% of the lowest loss, or 99.99% of the way down to it from the start
+# (whichever is looser: a loss that reaches 0 is never within 1% of it).
+NEAR = 0.01
+SETTLED = 0.9999
 # x is badly scaled when its offset dwarfs its spread, or its spread is far from 1.
 OFFSET_RATIO = 10.0
 SPREAD_RANGE = (1e-2, 1e2)
+ZIGZAG = 0.05  # the share of epochs whose loss may rise before the rate steps down
+MAX_STEPS_DOWN = 3
 HOPELESS = 1e4  # a condition number of the features' Gram matrix (about the steps needed)
 
 
@@ -126,10 +132,36 @@ def suggest(data: Dataset, **settings) -> Suggestion:
             else f"the rate whose loss ended lowest after {PROBE_EPOCHS} epochs"
         )
         reasons.append(f"Learning rate {lr:g}: {why}, in a sweep of {len(LR_STOPS)} rates.")
-    epochs = _settled_epochs(data, settings, lr, init)
+    # A rate whose run zigzags (the loss rising at more than one epoch in 20 on the way
+    # down: L1's steps keep their size, say) steps down until it does not.
+    # If it never stops zigzagging (L1's steps keep their size near the bottom), the
+    # first choice stays, and the reason says so.
+    first = (lr, reasons[-1])
+    for step in range(MAX_STEPS_DOWN + 1):
+        h = run(resolve(data=data, lr=lr, epochs=MAX_EPOCHS, init=init or None, **settings))
+        epochs = _settled_epochs(h.loss)
+        if rises(h.loss[: epochs + 1]).size <= ZIGZAG * epochs:
+            break
+        if step == MAX_STEPS_DOWN or lr == LR_STOPS[0]:
+            lr, why = first
+            h = run(resolve(data=data, lr=lr, epochs=MAX_EPOCHS, init=init or None, **settings))
+            epochs = _settled_epochs(h.loss)
+            reasons[-1] = (
+                f"{why} Its loss zigzags (rises at more than one epoch in "
+                f"{round(1 / ZIGZAG)}) at every rate tried down to "
+                f"{LR_STOPS[LR_STOPS.index(lr) - step]:g}: the steps keep their size near "
+                "the bottom, so a smaller rate only slows the way down."
+            )
+            break
+        lr = LR_STOPS[LR_STOPS.index(lr) - 1]
+        reasons[-1] = (
+            f"Learning rate {lr:g}: a sweep of {len(LR_STOPS)} rates, stepping down from "
+            f"the one whose loss ended lowest after {PROBE_EPOCHS} epochs while the loss "
+            f"rose at more than one epoch in {round(1 / ZIGZAG)} (steps overshooting)."
+        )
     reasons.append(
-        f"Epochs {epochs:,}: by then the loss has come {SETTLED:.1%} of the way down to "
-        f"the lowest it reaches in {MAX_EPOCHS:,}."
+        f"Epochs {epochs:,}: by then the loss is within {NEAR:.0%} of the lowest it "
+        f"reaches in {MAX_EPOCHS:,} (or {SETTLED:.2%} of the way down to it)."
     )
     return _with_scale(data, spec, dict(lr=lr, epochs=epochs), init, reasons)
 
@@ -145,10 +177,8 @@ def _with_scale(data: Dataset, spec, values: dict, init: dict, reasons: list) ->
     return Suggestion(values, init, standardise, tuple(reasons))
 
 
-def _settled_epochs(data: Dataset, settings: dict, lr: float, init: dict) -> int:
-    h = run(resolve(data=data, lr=lr, epochs=MAX_EPOCHS, init=init or None, **settings))
-    loss = h.loss
+def _settled_epochs(loss: np.ndarray) -> int:
     low = float(np.min(loss))
-    target = low + (1 - SETTLED) * (float(loss[0]) - low)
+    target = low + max(NEAR * low, (1 - SETTLED) * (float(loss[0]) - low))
     first = int(np.argmax(loss <= target))
     return next((e for e in EPOCHS.options if e >= max(first, 10)), MAX_EPOCHS)

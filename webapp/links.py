@@ -15,10 +15,11 @@ from types import MappingProxyType
 import streamlit as st
 
 from explorer import PRESETS
+from explorer.csvdata import DataError, parse_points
 from explorer.registry import DEFAULT_PRESET, SETTINGS, suggested
 from explorer.settings import Setting
 
-from .controls import CSV_LABEL, START_LABELS, label, widget_range
+from .controls import CSV_LABEL, DRAW_LABEL, POINTS_LINK, START_LABELS, label, widget_range
 
 VIEWS = ("Train", "Compare losses", "Fit by hand")
 
@@ -75,9 +76,19 @@ def _two_names(text: str) -> str | None:
     return None
 
 
+def _points(text: str) -> str | None:
+    try:
+        parse_points(text)
+    except DataError as err:
+        return f"{err} (the drawing starts from the points shown before)"
+    return None
+
+
 UI_RULES: Mapping[str, Rule] = MappingProxyType(
     {
-        "preset": _one_of([*PRESETS, CSV_LABEL]),
+        "preset": _one_of([*PRESETS, DRAW_LABEL, CSV_LABEL]),
+        POINTS_LINK: _points,  # drawn points (csvdata.points_text)
+        "std": _one_of(["true", "false"]),  # your own data's x standardised
         "start": _one_of(START_LABELS.values()),
         "view": _one_of(VIEWS),
         "epoch": _number(0, SETTINGS["epochs"].high, whole=True),

@@ -17,6 +17,7 @@ from .controls import (
     data_ui,
     model_ui,
     start_options,
+    suggestion_ui,
     training_ui,
 )
 from .links import VIEWS, check_link, link_hand_values, show_link_notes
@@ -99,6 +100,9 @@ def main() -> None:
     with notices:
         show_link_notes(notes)
     choices = sidebar()
+    if choices.data_key[0] == "drawn" and choices.dataset is None:
+        views.draw_canvas(present)  # fewer than two points: nothing to fit yet
+        return
     names = build_model(choices.values["model"], **choices.values).layout
     hand = hand_values(names)
     with notices:
@@ -106,21 +110,27 @@ def main() -> None:
     spec = resolve(
         preset=choices.preset,
         data=choices.dataset,
-        init={"preset": None, "random": {}, "hand": hand}[choices.start],
+        init={
+            "preset": None,
+            "suggested": choices.suggestion.init if choices.suggestion else {},
+            "random": {},
+            "hand": hand,
+        }[choices.start],
         **choices.values,
     )
-    if choices.preset is None:
+    if choices.preset is None and choices.data_key[0] != "drawn":
         notices.caption(
             ":material/link_off: The link to this view holds every setting but not your "
             "uploaded CSV: whoever opens it must upload the same file."
         )
+
     if view == "Compare losses":
         views.compare_view(spec, choices, present)
     elif view == "Fit by hand":
         views.hand_view(spec)
     else:
         run = get_run(spec, choices.data_key)
-        views.train_view(run, present)
+        views.train_view(run, present, draw=choices.data_key[0] == "drawn")
         if run.timeline is not None and not present:
             lr_view.show(spec, run)
 
@@ -131,5 +141,6 @@ def sidebar() -> Choices:
     defaults = suggested(preset or DEFAULT_PRESET)
     defaults["start"] = "preset" if defaults.get("init") else "random"
     values |= model_ui(defaults)
-    train, start = training_ui(defaults, start_options(preset, values["model"]))
-    return Choices(preset, dataset, data_key, values | train, start)
+    suggestion = suggestion_ui(dataset, data_key, values) if preset is None else None
+    train, start = training_ui(defaults, start_options(preset, values["model"], suggestion))
+    return Choices(preset, dataset, data_key, values | train, start, suggestion)

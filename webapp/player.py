@@ -21,6 +21,7 @@ import plotly
 import streamlit as st
 
 from explorer import LOSSES, OPTIMIZERS, History, descent_figures, figures
+from explorer.csvdata import MAX_DRAWN
 from explorer.descent import grad_scales, rounding_noise
 
 HERE = Path(__file__).resolve().parent
@@ -284,6 +285,18 @@ def _on_along(key: str) -> None:
         st.query_params["along"] = along
 
 
+def _on_drawn(key: str) -> None:
+    points = _reported(key, "drawn")
+    if isinstance(points, list) and all(
+        isinstance(p, list) and len(p) == 2 and all(isinstance(v, (int, float)) for v in p)
+        for p in points
+    ):
+        from .controls import set_drawn  # controls imports this module
+
+        set_drawn(points)
+        st.session_state["gx_redraw"] = True
+
+
 def shown_epoch() -> int:
     """The epoch the player last reported (or was sent to)."""
     return int(st.session_state.get("gx_epoch", 0))
@@ -304,10 +317,17 @@ def load_plotly() -> None:
 
 
 def show(
-    key: str, t: Timeline, *, loss_title: str, present: bool = False, landscape: dict | None = None
+    key: str,
+    t: Timeline,
+    *,
+    loss_title: str,
+    present: bool = False,
+    landscape: dict | None = None,
+    draw: list | None = None,
 ) -> None:
     """Mount the player for the timeline ``t`` (and, for a single run, its ``landscape``:
-    ``descent_figures.landscape_view`` with a ``key``)."""
+    ``descent_figures.landscape_view`` with a ``key``). ``draw``: the drawn points
+    ([[x, y], ...]); a click on the fit chart then adds or removes one (``_on_drawn``)."""
     nonce, epoch = st.session_state.get("gx_force", (0, 0))
     log = st.session_state.get("gx_log")
     data = dict(
@@ -327,6 +347,7 @@ def show(
         present=present,
         descent=t.descent,
         landscape=landscape,
+        draw=None if draw is None else dict(points=draw, max=MAX_DRAWN),
     )
     _player(
         key=key,
@@ -334,4 +355,5 @@ def show(
         on_epoch_change=lambda: _on_epoch(key),
         on_log_change=lambda: _on_log(key),
         on_along_change=lambda: _on_along(key),
+        on_drawn_change=lambda: _on_drawn(key),
     )

@@ -7,6 +7,7 @@ import streamlit as st
 
 from explorer import LOSSES, figures
 from explorer.api import RunSpec, compare_specs, comparison_rows, start
+from explorer.csvdata import parse_points
 from explorer.descent import ROUNDING_NOISE
 from explorer.export import history_csv, history_json
 from explorer.figures import fmt
@@ -51,20 +52,25 @@ def _link_epoch(last: int) -> None:
     player.force_epoch(asked)
 
 
-def train_view(run: Run, present: bool = False) -> None:
+def train_view(run: Run, present: bool = False, draw: bool = False) -> None:
+    """The player for ``run``; with ``draw``, a click on the fit chart adds or removes a
+    drawn point."""
     with st.container():  # notes here never move the player (see main)
         divergence_note(run)
         if run.timeline is not None:
             _link_epoch(run.history.last_epoch)
     if run.timeline is None:
         return
-    _train_player(run, present)
+    _train_player(run, present, draw)
     downloads(run)
 
 
 @st.fragment
-def _train_player(run: Run, present: bool) -> None:
-    # A fragment: the epoch coming back for the link reruns only this.
+def _train_player(run: Run, present: bool, draw: bool = False) -> None:
+    # A fragment: the epoch coming back for the link reruns only this; drawn points (new
+    # data, a new run) rerun the whole page.
+    if st.session_state.pop("gx_redraw", False):
+        st.rerun(scope="app")
     h = run.history
     land, note = landscape(run, st.session_state.get("gx_along"))
     if note:
@@ -78,7 +84,71 @@ def _train_player(run: Run, present: bool) -> None:
         loss_title=f"{LOSSES[h.config['loss']].title(h.config)} by epoch",
         present=present,
         landscape=land,
+        draw=[[float(a), float(b)] for a, b in zip(h.x, h.y, strict=True)] if draw else None,
     )
+
+
+CANVAS = (0.0, 10.0, 0.25)  # the empty drawing's x and y range, and its click grid
+
+
+def draw_canvas(present: bool = False) -> None:
+    """Where drawing starts with fewer than two points: an empty chart on which a click
+    adds a point (the fit chart takes over from the second one)."""
+    from .controls import set_drawn
+
+    drawn = st.session_state.get("gx_drawn", "")
+    x, y = parse_points(drawn)
+    st.info(
+        "Click on the chart to add points; from the second one on, the fit follows every "
+        "point you add or remove.",
+        icon=":material/touch_app:",
+    )
+    low, high, step = CANVAS
+    grid = np.arange(low, high + step / 2, step)
+    gx, gy = np.meshgrid(grid, grid)
+    fig = dict(
+        data=[
+            # Invisible points everywhere: a click selects the nearest, 0.25 apart.
+            dict(
+                type="scatter",
+                mode="markers",
+                x=gx.ravel().tolist(),
+                y=gy.ravel().tolist(),
+                marker=dict(size=14, opacity=0),
+                hoverinfo="none",
+                showlegend=False,
+            ),
+            dict(
+                type="scatter",
+                mode="markers",
+                x=x.tolist(),
+                y=y.tolist(),
+                marker=dict(size=10, color=figures.COLORS["targets"]),
+                hoverinfo="skip",
+                showlegend=False,
+            ),
+        ],
+        layout=dict(
+            xaxis=dict(range=[low, high], title="x", fixedrange=True),
+            yaxis=dict(range=[low, high], title="y", fixedrange=True),
+            height=420,
+            margin=dict(l=50, r=20, t=20, b=50),
+            dragmode=False,
+        ),
+    )
+    n = st.session_state.get("gx_canvas", 0)
+    event = st.plotly_chart(
+        fig,
+        key=f"canvas_{n}",
+        on_select="rerun",
+        selection_mode="points",
+        config=dict(displayModeBar=False),
+    )
+    picked = [p for p in (event.selection.get("points") or []) if p.get("curve_number") == 0]
+    if picked:
+        st.session_state["gx_canvas"] = n + 1  # a fresh chart: no selection left over
+        set_drawn([*zip(x.tolist(), y.tolist(), strict=True), (picked[0]["x"], picked[0]["y"])])
+        st.rerun()
 
 
 def downloads(run: Run) -> None:

@@ -1,0 +1,76 @@
+"""Drawn points and suggested settings in the app (AppTest); the clicks themselves are in
+tests/test_browser.py."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from player_data import has_player, player
+from streamlit.testing.v1 import AppTest
+
+from explorer import fit
+from explorer.figures import unpack
+
+APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
+DRAWN = "0_1~1_3~2_5.5~3_6.75~4_9"
+
+
+def new_app(**query) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    for key, value in query.items():
+        at.query_params[key] = value
+    return at
+
+
+def run(at: AppTest) -> AppTest:
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def test_drawn_points_in_a_link_are_the_data_of_the_run():
+    at = run(new_app(preset="Draw your own", pts=DRAWN, model="line", loss="MSE", lr="0.05"))
+    data = player(at)
+    fitted = data["fit"]["data"][0]
+    np.testing.assert_array_equal(unpack(fitted["x"]), [0, 1, 2, 3, 4])
+    np.testing.assert_array_equal(unpack(fitted["y"]), [1, 3, 5.5, 6.75, 9])
+    assert data["draw"]["points"] == [[0, 1], [1, 3], [2, 5.5], [3, 6.75], [4, 9]]
+    # The run is fit's on those points: the same losses, number for number.
+    h = fit(
+        data=(np.arange(5.0), np.array([1, 3, 5.5, 6.75, 9])),
+        model="line",
+        loss="mse",
+        lr=0.05,
+        epochs=data["runs"][0]["last"],
+        seed=42,
+    )
+    np.testing.assert_array_equal(data["runs"][0]["loss"], h.loss)
+    assert at.query_params["pts"] == DRAWN  # still in the link, to share
+
+
+def test_clearing_leaves_an_empty_canvas_and_a_bad_link_says_why():
+    at = run(new_app(preset="Draw your own", pts=DRAWN))
+    at.button(key="clear_drawn").click()
+    run(at)
+    assert not has_player(at)
+    assert any("Click on the chart to add points" in i.value for i in at.info)
+    assert at.query_params["pts"] == ""
+    bad = run(new_app(preset="Draw your own", pts="1_2~oops"))
+    assert any("drawn point 2" in w.value for w in bad.warning)
+    assert has_player(bad)  # drawing starts from the points shown before
+
+
+def test_suggested_settings_for_drawn_points_fit_them():
+    at = run(new_app(preset="Draw your own", pts=DRAWN, model="line", loss="MSE"))
+    at.button(key="suggest_drawn").click()
+    run(at)
+    assert at.radio(key="start").value == "suggested"
+    data = player(at)
+    r = data["runs"][0]
+    # Close to the least-squares line (NumPy), with the suggested rate and epochs.
+    x, y = np.arange(5.0), np.array([1, 3, 5.5, 6.75, 9])
+    coef = np.linalg.lstsq(np.vander(x, 2), y, rcond=None)[0]
+    best = float(np.mean((np.vander(x, 2) @ coef - y) ** 2))
+    assert r["loss"][-1] <= 1.01 * best + 1e-12
+    assert r["params"][0].tolist() == [0.0, float(np.mean(y))]  # m = 0, b = mean(y)
