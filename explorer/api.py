@@ -314,7 +314,13 @@ def branch(h: History, epoch: int, **changes) -> History:
     given = {k: v for k, v in config.items() if k in SETTINGS and k not in ("points", "noise")}
     given.pop("outliers", None)
     given["epochs"] = h.epochs - epoch
-    given.update({k: v for k, v in changes.items() if v is not None})
+    # None is "unset" but for a setting whose None is a value (batch_size: all points).
+    changes = {
+        k: v
+        for k, v in changes.items()
+        if v is not None or getattr(SETTINGS.get(k), "none_label", None)
+    }
+    given.update(changes)
     named = h.params_at(epoch)
     spec = resolve(data=Dataset(h.x, h.y, "run"), init=named, **given)
     if spec.model != h.model:  # the model's settings come from h.config
@@ -325,7 +331,7 @@ def branch(h: History, epoch: int, **changes) -> History:
         init=_init_json(named.items()),
         branch=dict(
             epoch=epoch,
-            changed={k: spec.values[k] for k in changes if changes[k] is not None},
+            changed={k: spec.values[k] for k in changes},
             parent=config,
         ),
     )

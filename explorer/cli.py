@@ -370,7 +370,7 @@ def branch_note(h: History, b: History) -> str:
     info = b.config["branch"]
     k, parent = info["epoch"], info["parent"]
     changed = ", ".join(
-        f"{name} {parent.get(name, '-')} -> {value}"
+        f"{name} {_value(SETTINGS[name], parent.get(name))} -> {_value(SETTINGS[name], value)}"
         for name, value in info["changed"].items()
         if parent.get(name) != value
     )

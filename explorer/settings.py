@@ -208,7 +208,8 @@ SEED = Setting(
     "seed",
     "Seed",
     42,
-    "Seeds the noise, the outliers, the random start and the mini-batch shuffle.",
+    "Seeds the noise, the outliers, the random start, the mini-batch shuffle and the "
+    "held-out points.",
     low=0,
     high=2**32 - 1,
     whole=True,
