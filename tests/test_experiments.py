@@ -294,9 +294,10 @@ def test_a_branch_without_changes_is_the_run_from_its_epoch(batch_size):
         np.testing.assert_array_equal(b.grads, h.grads[k:])
         np.testing.assert_array_equal(b.val_mask, h.val_mask)
         np.testing.assert_array_equal(b.val_loss, h.val_loss[k:])
-    # A branch of a branch too: its shuffles are the first run's from epoch 10 + 5.
+    # Branches of branches too: their shuffles are the first run's from epoch 10 + 5 (+ 3).
     twice = branch(branch(h, 10), 5)
     np.testing.assert_array_equal(twice.params, h.params[15:])
+    np.testing.assert_array_equal(branch(twice, 3).params, h.params[18:])
 
 
 def test_a_branch_with_another_learning_rate_is_sgd_from_there_in_numpy():
@@ -633,13 +634,22 @@ def test_cli_compare_columns_come_from_every_row(capsys):
 
 
 def test_cli_compare_batch_sizes_and_held_out_columns(capsys):
-    argv = ["compare", "--preset", "line", "--vary", "batch_size", "--values", "all,4"]
-    assert main([*argv, "--epochs", "5", "--validation", "0.2", "--best-by", "val_mse"]) == 0
+    # The held-out metrics have columns of their own: all three parameters still show.
+    argv = ["compare", "--preset", "line", "--model", "quadratic", "--vary", "batch_size"]
+    argv += ["--values", "all,4", "--epochs", "5", "--validation", "0.2"]
+    assert main([*argv, "--best-by", "val_mse"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split()[:10] == ["batch_size", "epochs", "l1", "l2", "mse", "huber",
-                                     "val_l1", "val_l2", "val_mse", "val_huber"]  # fmt: skip
-    assert [line.split()[0] for line in lines[1:3]] == ["all", "4"]
-    cmp = compare(vary="batch_size", values=[None, 4], preset="line", epochs=5, validation=0.2)
+    assert lines[0].split() == ["batch_size", "epochs", "l1", "l2", "mse", "huber",
+                                "val_l1", "val_l2", "val_mse", "val_huber", "a", "b", "c"]  # fmt: skip
+    cmp = compare(
+        vary="batch_size", values=[None, 4], preset="line", model="quadratic", epochs=5,
+        validation=0.2,
+    )  # fmt: skip
+    for line, row in zip(lines[1:3], cmp.table(), strict=True):
+        cells = line.split()
+        assert cells[0] == {None: "all", 4: "4"}[row["batch_size"]]
+        expected = [row[f"val_{m}"] for m in ("l1", "l2", "mse", "huber")]
+        np.testing.assert_allclose([float(v) for v in cells[6:10]], expected, rtol=1e-4)
     shown = {None: "all", 4: "4"}[cmp.best("val_mse")]
     assert lines[3] == (
         f"best: batch_size {shown} (lowest final mse on the held-out points; --best-by chooses)"
