@@ -21,6 +21,7 @@ from .train import History
 
 # The targets' and a single run's colours; compared runs take their loss's (Loss.color).
 COLORS = MappingProxyType({"targets": "#1f2937", "model": "#e4572e"})
+RUN_COLORS = ("#e4572e", "#2563eb", "#059669", "#7c3aed")  # compared runs, in order
 FONT = MappingProxyType(dict(family='"Source Sans", sans-serif', size=14))  # Streamlit's face
 DASHES = ("solid", "dash", "dot", "dashdot")  # compared runs stay apart where they overlap
 

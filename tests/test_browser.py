@@ -392,7 +392,7 @@ def test_log_scale_goes_into_the_link(page):
 
 
 def test_compare_scrubs_every_run_on_one_timeline(open_page):
-    pg = open_page("?view=Compare+losses&outliers=3&epochs=1000")
+    pg = open_page("?view=Compare&outliers=3&epochs=1000")
     pg.keyboard.press("End")
     snap = snapshot(pg)
     runs = {r[0]: r for r in snap["rows"]}
@@ -686,13 +686,13 @@ def test_drawing_points_by_clicking_fits_them_and_fills_the_link(open_page):
 @pytest.mark.parametrize("size", list(SIZES), ids=list(SIZES))
 @pytest.mark.parametrize(
     "view",
-    ["Train", "Compare+losses", "Train-big", "present", "draw"],
+    ["Train", "Compare", "Train-big", "present", "draw"],
     ids=lambda v: v.split("+")[0],
 )
 def test_every_screen_size_is_clean(open_page, size, view):
     query = {
         "Train": "?lr=10&sweep=true",
-        "Compare+losses": "?view=Compare+losses&"
+        "Compare": "?view=Compare&"
         + "&".join(f"compare={quote_plus(label)}" for label in LOSS_NAMES.values()),
         "Train-big": "?preset=sine&opt=Adam&epochs=1000",
         "present": "?present=1",

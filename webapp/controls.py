@@ -22,6 +22,8 @@ from explorer.csvdata import (
     points_text,
 )
 from explorer.data import clean_text
+from explorer.losses import LOSS_SETTINGS
+from explorer.optim import OPTIMIZER_SETTINGS
 from explorer.registry import DEFAULT_PRESET, PRESET, SETTINGS, suggested
 from explorer.settings import Setting
 from explorer.suggest import Suggestion, suggest
@@ -108,11 +110,17 @@ def _widget_value(s: Setting, value):
     return int(value) if s.whole else float(value)
 
 
-def setting_widget(s: Setting, default, high: float | None = None, where=None):
+VARIED_NOTE = ":material/compare_arrows: Compare varies this: the values chosen there are used."
+
+
+def setting_widget(s: Setting, default, high: float | None = None, where=None, varied=None):
     """The widget of ``s`` (slider, number box, select or stops slider), bound to the link
-    under ``s.link``; returns the value in the setting's own terms (None for "all")."""
+    under ``s.link``; returns the value in the setting's own terms (None for "all").
+    ``varied``: the setting the compare view varies; its widget is greyed and says so."""
     where = where or st.sidebar
-    common = dict(key=s.link, bind="query-params", help=s.help)
+    common = dict(key=s.link, bind="query-params", help=s.help, disabled=s.name == varied)
+    if s.name == varied:
+        where.caption(VARIED_NOTE)
     if s.choices:
         value = where.selectbox(
             s.label,
@@ -287,18 +295,20 @@ def _parse_upload(digest: str, _raw: bytes, name: str) -> Dataset:
     return parse_csv(_raw, name)
 
 
-def model_ui(defaults: dict) -> dict:
+def model_ui(defaults: dict, varied: str | None = None) -> dict:
     """Model section: the family and its size settings, by name."""
     st.sidebar.header("Model")
-    name = setting_widget(SETTINGS["model"], defaults["model"])
+    name = setting_widget(SETTINGS["model"], defaults["model"], varied=varied)
     st.sidebar.caption(MODELS[name].words)
     values = {"model": name}
     for s in MODELS[name].settings:
-        values[s.name] = setting_widget(s, defaults[s.name])
+        values[s.name] = setting_widget(s, defaults[s.name], varied=varied)
     return values
 
 
-def training_ui(defaults: dict, start_offered: tuple[str, ...]) -> tuple[dict, str]:
+def training_ui(
+    defaults: dict, start_offered: tuple[str, ...], varied: str | None = None
+) -> tuple[dict, str]:
     """Training section: loss, learning rate, epochs, optimizer, batch, start.
 
     Returns:
@@ -307,6 +317,8 @@ def training_ui(defaults: dict, start_offered: tuple[str, ...]) -> tuple[dict, s
     st.sidebar.header("Training")
     loss_setting = SETTINGS["loss"]
     names = loss_setting.choices
+    if varied == "loss":
+        st.sidebar.caption(VARIED_NOTE)
     loss = st.sidebar.radio(
         loss_setting.label,
         names,
@@ -315,16 +327,23 @@ def training_ui(defaults: dict, start_offered: tuple[str, ...]) -> tuple[dict, s
         captions=[f"{LOSSES[k].words} {LOSSES[k].inline}" for k in names],
         key=loss_setting.link,
         bind="query-params",
+        disabled=varied == "loss",
     )
     st.sidebar.latex(LOSSES[loss].formula)
     values = {"loss": loss}
-    for s in LOSSES[loss].settings:
+    # Every compared loss's settings (Huber's delta) when the comparison varies the loss;
+    # every optimizer's when it varies the optimizer.
+    own = LOSS_SETTINGS if varied == "loss" else LOSSES[loss].settings
+    for s in own:
         values[s.name] = setting_widget(s, defaults[s.name])
     for name in ("lr", "epochs", "optimizer"):
-        values[name] = setting_widget(SETTINGS[name], defaults[name])
-    for s in OPTIMIZERS[values["optimizer"]].settings:
+        values[name] = setting_widget(SETTINGS[name], defaults[name], varied=varied)
+    own = OPTIMIZER_SETTINGS if varied == "optimizer" else OPTIMIZERS[values["optimizer"]].settings
+    for s in own:
         values[s.name] = setting_widget(s, defaults[s.name])
-    values["batch_size"] = setting_widget(SETTINGS["batch_size"], defaults["batch_size"])
+    values["batch_size"] = setting_widget(
+        SETTINGS["batch_size"], defaults["batch_size"], varied=varied
+    )
     if st.session_state.get("start", "random") not in start_offered:
         # "preset values" is offered only where the preset has values for this model.
         st.session_state["start"] = "random"
@@ -404,3 +423,29 @@ def _suggest(key: tuple, _data: Dataset, values: dict, loss: str, optimizer: str
 def _nearest(options, value):
     numbers = [o for o in options if not isinstance(o, str)]
     return min(numbers, key=lambda o: abs(o - value) / max(abs(value), 1e-12))
+
+
+# ----------------------------------------------------------------------------- compare
+
+
+def vary_options(model: str) -> tuple[str, ...]:
+    """What the compare view can vary: the loss, the optimizer, the learning rate, the
+    batch size and the model's own size settings."""
+    return ("loss", "optimizer", "lr", "batch_size", *(s.name for s in MODELS[model].settings))
+
+
+def value_options(s: Setting) -> list:
+    """The values of ``s`` a comparison offers: its choices, its slider's stops, or every
+    whole number of its slider."""
+    if s.choices:
+        return list(s.choices)
+    if s.options:
+        return [None if o == s.none_label else o for o in s.options]
+    low, top, _ = widget_range(s)
+    return list(range(int(low), int(top) + 1))
+
+
+def compare_key(name: str) -> str:
+    """The link key of the values compared for setting ``name`` (``compare`` for losses,
+    as before)."""
+    return "compare" if name == "loss" else f"compare_{SETTINGS[name].link}"

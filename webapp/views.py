@@ -6,15 +6,17 @@ import numpy as np
 import streamlit as st
 
 from explorer import LOSSES, figures
-from explorer.api import RunSpec, compare_specs, comparison_rows, start
+from explorer.api import MAX_COMPARED, Comparison, RunSpec, compare_specs, start, vary_specs
 from explorer.csvdata import parse_points
 from explorer.descent import ROUNDING_NOISE
 from explorer.export import history_csv, history_json
 from explorer.figures import fmt
+from explorer.registry import SETTINGS
+from explorer.settings import Setting
 from explorer.train import evaluate
 
 from . import charts, player
-from .controls import Choices
+from .controls import Choices, compare_key, label, value_options, vary_options
 from .links import link_hand_values
 from .runs import CACHE, Run, get_run, hand_ranges, landscape
 
@@ -187,63 +189,123 @@ def downloads(run: Run) -> None:
     )
 
 
-def compare_view(spec: RunSpec, choices: Choices, present: bool = False) -> None:
-    names = tuple(LOSSES)
-    chosen = st.multiselect(
-        "Losses to compare",
-        names,
-        default=["l1", "l2"],
-        format_func=lambda k: LOSSES[k].label,
-        key="compare",
+def _default_values(s: Setting, current) -> list:
+    if s.name == "loss":
+        return ["l1", "l2"]
+    options = value_options(s)
+    if s.choices:
+        return options[:3]
+    i = options.index(current) if current in options else 0
+    return list(dict.fromkeys(options[k] for k in (max(i - 2, 0), i, min(i + 2, len(options) - 1))))
+
+
+def _run_label(s: Setting, value) -> str:
+    if s.choices:
+        return label(s, value)
+    return f"{s.link} {label(s, value)}"
+
+
+def compare_view(spec: RunSpec, choices: Choices, init, present: bool = False) -> None:
+    vary = st.selectbox(
+        "What varies",
+        vary_options(choices.values["model"]),
+        format_func=lambda k: SETTINGS[k].label,
+        key="vary",
         bind="query-params",
-        help="Each is trained on the same data, from the same start, with the same learning rate and epochs.",
+        help="One setting takes 2 to 4 values; everything else is the sidebar's: the same data, "
+        "start and mini-batches.",
     )
-    if not chosen:
-        st.info("Choose at least one loss.")
+    s = SETTINGS[vary]
+    options = value_options(s)
+    chosen = st.multiselect(
+        f"{s.label}: values to compare",
+        options,
+        default=_default_values(s, choices.values.get(vary)),
+        format_func=lambda v: label(s, v),
+        key=compare_key(vary),
+        bind="query-params",
+        max_selections=MAX_COMPARED,
+        help="Each is trained on the same data, from the same start, with every other setting "
+        "as in the sidebar.",
+    )
+    if len(chosen) < (1 if vary == "loss" else 2):
+        st.info(f"Choose {'at least one loss' if vary == 'loss' else 'two to four values'}.")
         return
-    runs = {name: get_run(s, choices.data_key) for name, s in compare_specs(spec, chosen).items()}
-    hist = {name: r.history for name, r in runs.items()}
+    try:
+        if vary == "loss":
+            specs = compare_specs(spec, chosen)
+        else:
+            given = {k: v for k, v in choices.values.items() if k != vary}
+            specs = vary_specs(
+                vary, chosen, dict(preset=choices.preset, data=choices.dataset, init=init, **given)
+            )
+    except ValueError as err:
+        st.warning(f"These runs cannot be compared: {err}.", icon=":material/compare_arrows:")
+        return
+    runs = {v: get_run(sp, choices.data_key) for v, sp in specs.items()}
+    names = {v: _run_label(s, v) for v in runs}
+    hist = {v: r.history for v, r in runs.items()}
     notices = st.container()  # notes here never move the player (see main)
-    for name, r in runs.items():
+    for v, r in runs.items():
         if r.history.diverged_at is not None:
             notices.warning(
-                f"{LOSSES[name].label} diverged at epoch {r.history.diverged_at}: its curves stop there. Lower the learning rate."
+                f"{names[v]} diverged at epoch {r.history.diverged_at}: its curves stop there. "
+                "Lower the learning rate."
             )
     if all(h.last_epoch < 0 for h in hist.values()):
         notices.error("No run has a finite loss at the start.")
         return
-    live = {k: r for k, r in runs.items() if r.history.last_epoch >= 0}
+    live = {v: r for v, r in runs.items() if r.history.last_epoch >= 0}
     with notices:
         _link_epoch(max(r.history.last_epoch for r in live.values()))
-    _compare_tips(choices)
-    key = ("compare", tuple((k, r.key) for k, r in live.items()))
-    _compare_player(CACHE.get(key, lambda: _compare_timeline(live)), present)
-    live = {k: r.history for k, r in live.items()}
+    if vary == "loss":
+        _compare_tips(choices)
+    colors = {
+        v: LOSSES[v].color if vary == "loss" else figures.RUN_COLORS[i] for i, v in enumerate(live)
+    }
+    key = ("compare", tuple((names[v], colors[v], r.key) for v, r in live.items()))
+    timeline = CACHE.get(key, lambda: _compare_timeline(live, names, colors))
+    first = next(iter(live.values())).history
+    title = (
+        "Training loss by epoch"
+        if vary == "loss"
+        else f"{LOSSES[first.config['loss']].title(first.config)} by epoch"
+    )
+    _compare_player(timeline, title, present)
+    ended = {v: r.history for v, r in live.items()}
+    comparison = Comparison(next(iter(specs.values())), ended, vary, specs)
+    best = comparison.best()
+    metric = LOSSES[comparison.default_metric()].label
     st.markdown(
-        f"**Final results, after epoch {max(h.last_epoch for h in live.values())}** (every "
+        f"**Final results, after epoch {max(h.last_epoch for h in ended.values())}** (every "
         "metric computed on the final parameters of each run, whatever epoch the player shows)"
     )
-    table = _compare_table(live, spec)
+    table = _compare_table(comparison, names, best)
     st.dataframe(
         table,
         hide_index=True,
         width="stretch",
         key="compare_table",
-        column_config={c: st.column_config.NumberColumn(format="%.4g") for c in list(table)[2:]},
+        column_config={c: st.column_config.NumberColumn(format="%.4g") for c in list(table)[3:]},
     )
+    if best is not None:
+        st.caption(
+            f"★ best: the lowest final {metric} on the training points, every run measured "
+            "the same way whatever it was trained on (a run that diverged is never best)."
+        )
 
 
-def _compare_timeline(live: dict[str, Run]) -> player.Timeline:
+def _compare_timeline(live: dict, names: dict, colors: dict) -> player.Timeline:
     first = next(iter(live.values()))
     return player.timeline(
-        [(LOSSES[k].short, LOSSES[k].color, r.history) for k, r in live.items()],
+        [(names[k], colors[k], r.history) for k, r in live.items()],
         first.labels,
     )
 
 
 @st.fragment
-def _compare_player(tl: player.Timeline, present: bool) -> None:
-    player.show("compare_player", tl, loss_title="Training loss by epoch", present=present)
+def _compare_player(tl: player.Timeline, title: str, present: bool) -> None:
+    player.show("compare_player", tl, loss_title=title, present=present)
 
 
 def _set_state(**values) -> None:
@@ -280,17 +342,29 @@ def _compare_tips(choices: Choices) -> None:
         row.caption("Tip: " + "; ".join(tips) + ".")
 
 
-def _compare_table(runs: dict, spec: RunSpec) -> dict[str, list]:
+def _compare_table(comparison: Comparison, names: dict, best) -> dict[str, list]:
     """Columns of the final results (a data frame scrolls inside its box on a phone;
     numbers stay numbers, so it aligns them and keeps every digit for a copy)."""
-    rows = comparison_rows(runs, spec.loss_settings)
-    params = next(iter(runs.values())).param_names[:TABLE_ROWS]
+    rows = comparison.table()
+    spec = comparison.spec
+    h = next(iter(comparison.runs.values()))
+    params = h.param_names[:TABLE_ROWS]
     cols: dict[str, list] = {
+        "run": [names[v] + (" ★" if v == best else "") for v in comparison.runs],
         "trained on": [LOSSES[r["loss"]].label for r in rows],
         "epochs": [r["epochs_run"] for r in rows],
     }
     cols.update({LOSSES[m].title(spec.values): [r[f"final_{m}"] for r in rows] for m in LOSSES})
-    cols.update({p: [r.get(p) for r in rows] for p in params})
+    if any(f"val_{m}" in r for r in rows for m in LOSSES):
+        cols.update(
+            {
+                f"held out: {LOSSES[m].title(spec.values)}": [r.get(f"val_{m}") for r in rows]
+                for m in LOSSES
+            }
+        )
+    if all(g.param_names == h.param_names for g in comparison.runs.values()):
+        # (runs of other model sizes have other parameters: no common columns)
+        cols.update({p: [r.get(p) for r in rows] for p in params})
     return cols
 
 
