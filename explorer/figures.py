@@ -102,16 +102,64 @@ def _labels(labels) -> tuple[str, str]:
     return plotly_text(labels[0]), plotly_text(labels[1])
 
 
-def _targets(x: np.ndarray, y: np.ndarray, labels=("x", "y")) -> dict:
+def _targets(x: np.ndarray, y: np.ndarray, labels=("x", "y"), held=None) -> dict:
+    """The target points; those in ``held`` ((n,) bool: held out of training) hollow."""
+    marker = dict(color=COLORS["targets"], size=7, opacity=0.8)
+    name = "targets"
+    if held is not None and np.any(held):
+        marker["symbol"] = ["circle-open" if h else "circle" for h in held]
+        marker["line"] = dict(width=2, color=COLORS["targets"])
+        name = "targets (hollow: held out)"
     return dict(
         type="scatter",
         mode="markers",
-        name="targets",
+        name=name,
         x=packed(x),
         y=packed(y),
-        marker=dict(color=COLORS["targets"], size=7, opacity=0.8),
+        marker=marker,
         hovertemplate=f"{labels[0]}=%{{x:.4g}}<br>{labels[1]}=%{{y:.4g}}<extra>target</extra>",
     )
+
+
+def val_loss_traces(h: History, colour: str, panel: int = 0) -> list[dict]:
+    """The loss on the held-out points by epoch (dotted) and its lowest epoch (a star), in
+    loss panel ``panel``; [] for a run without held-out points."""
+    if h.val_loss is None or not np.isfinite(h.val_loss).any():
+        return []
+    ax = "" if panel == 0 else str(panel + 1)
+    k = np.arange(len(h.val_loss))
+    best = int(np.nanargmin(h.val_loss))
+    common = dict(type="scatter", xaxis=f"x{ax}", yaxis=f"y{ax}", showlegend=False)
+    return [
+        dict(
+            common,
+            mode="lines",
+            name="held out",
+            x=packed(k),
+            y=packed(h.val_loss),
+            line=dict(color=colour, width=2, dash="dot"),
+            hovertemplate="epoch %{x}<br>held-out loss %{y:.5g}<extra>held out</extra>",
+        ),
+        dict(
+            common,
+            mode="markers+text",
+            name="lowest held-out loss",
+            x=[best],
+            y=[float(h.val_loss[best])],
+            text=[f"lowest held-out loss, epoch {best}"],
+            textposition="top center",
+            textfont=dict(size=11, color=colour),
+            marker=dict(color=colour, size=12, symbol="star"),
+            hovertemplate="epoch %{x}: the lowest held-out loss, %{y:.5g}<extra></extra>",
+        ),
+    ]
+
+
+def loss_and_held_out(h: History) -> np.ndarray:
+    """Every loss value a run's loss panel shows: training, and held-out if any."""
+    if h.val_loss is None:
+        return h.loss
+    return np.concatenate([h.loss, h.val_loss[np.isfinite(h.val_loss)]])
 
 
 def epoch_title(h: History, epoch: int) -> str:
@@ -345,7 +393,8 @@ def player_fit_figure(runs: list[tuple[str, str, History]], labels=("x", "y")) -
     layout["autosize"] = True
     layout["margin"] = dict(l=56, r=12, t=34, b=48)
     layout["legend"] = dict(orientation="h", yanchor="bottom", y=1.01, xanchor="left", x=0.0)
-    return dict(data=[_targets(first.x, first.y, labels), *curves], layout=layout)
+    targets = _targets(first.x, first.y, labels, first.val_mask)
+    return dict(data=[targets, *curves], layout=layout)
 
 
 def loss_ranges(loss: np.ndarray, floor: float | None = None) -> dict:
@@ -386,7 +435,7 @@ def player_loss_figure(runs: list[tuple[str, str, History]], log: bool = False) 
     for i, (name, colour, h) in enumerate(runs):
         ax = "" if i == 0 else str(i + 1)
         x0 = i * (width + gap)
-        rng = loss_ranges(h.loss)
+        rng = loss_ranges(loss_and_held_out(h))
         # One "epoch" title under the panels, and few ticks, so narrow panels stay legible.
         layout[f"xaxis{ax}"] = dict(
             _axis("epoch" if i == (n - 1) // 2 else "", rng["x"]),

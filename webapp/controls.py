@@ -182,7 +182,8 @@ def data_ui() -> tuple[str | None, Dataset | None, tuple, dict]:
     if source in (CSV, DRAW):
         dataset, key = _csv_ui() if source == CSV else _draw_ui()
         dataset, key = _standardise_ui(dataset, key)
-        return None, dataset, key, dict(seed=seed)
+        values = dict(seed=seed, validation=_validation_ui(base))
+        return None, dataset, key, values
     if source not in PRESETS:
         source = DEFAULT_PRESET
     st.sidebar.caption(PRESETS[source].description)
@@ -190,8 +191,15 @@ def data_ui() -> tuple[str | None, Dataset | None, tuple, dict]:
     noise = setting_widget(SETTINGS["noise"], base["noise"])
     outliers = setting_widget(SETTINGS["outliers"], base["outliers"], high=points)
     values = dict(seed=seed, points=points, noise=noise, outliers=outliers)
+    values["validation"] = _validation_ui(base)
     st.session_state["last_data"] = make_preset(source, **values)
     return source, None, ("preset", source, points, noise, outliers, seed), values
+
+
+def _validation_ui(base: dict) -> float:
+    """The share of points held out of training (hollow on the fit; their loss dotted
+    beside the training loss)."""
+    return setting_widget(SETTINGS["validation"], base["validation"])
 
 
 def _csv_ui() -> tuple[Dataset, tuple]:

@@ -103,7 +103,7 @@ def run_payload(name: str, colour: str, h: History, floor: float | None = None) 
         grads=_typed(h.grads),
         frame_epochs=_typed(np.asarray(h.frame_epochs, np.int32)),
         frame_preds=figures.packed(h.frame_preds),
-        ranges=figures.loss_ranges(h.loss, floor),
+        ranges=figures.loss_ranges(figures.loss_and_held_out(h), floor),
         rises=len(figures.rises(h.loss)),
         rise_spans=figures.spans(np.isin(np.arange(len(h.loss)), figures.rises(h.loss))),
         noise=rounding_noise_spans(h),
@@ -210,6 +210,8 @@ def timeline(
         if descent["pull"] is not None:
             descent["error_trace"] = len(fit["data"])
             fit["data"].append(descent_figures.error_lines_trace())
+    for i, (_, colour, h) in enumerate(runs):  # after the floor: part of the chart too
+        loss["data"] += figures.val_loss_traces(h, colour, i)
     floor = None if best is None else best["loss"]
     payload = tuple(run_payload(n, c, h, floor) for n, c, h in runs)
     digest = hashlib.sha256()
