@@ -146,20 +146,13 @@ def val_loss_traces(h: History, colour: str, panel: int = 0) -> list[dict]:
             name="lowest held-out loss",
             x=[best],
             y=[float(h.val_loss[best])],
-            text=[f"lowest held-out loss, epoch {best}"],
-            textposition="top center",
+            text=[f"lowest held-out loss (epoch {best})"],
+            textposition="top right",
             textfont=dict(size=11, color=colour),
             marker=dict(color=colour, size=12, symbol="star"),
             hovertemplate="epoch %{x}: the lowest held-out loss, %{y:.5g}<extra></extra>",
         ),
     ]
-
-
-def loss_and_held_out(h: History) -> np.ndarray:
-    """Every loss value a run's loss panel shows: training, and held-out if any."""
-    if h.val_loss is None:
-        return h.loss
-    return np.concatenate([h.loss, h.val_loss[np.isfinite(h.val_loss)]])
 
 
 def epoch_title(h: History, epoch: int) -> str:
@@ -397,12 +390,16 @@ def player_fit_figure(runs: list[tuple[str, str, History]], labels=("x", "y")) -
     return dict(data=[targets, *curves], layout=layout)
 
 
-def loss_ranges(loss: np.ndarray, floor: float | None = None) -> dict:
+def loss_ranges(loss: np.ndarray, floor: float | None = None, also=None) -> dict:
     """The loss chart's axis ranges: x over the epochs, y from 0 (linear) or over the
     positive losses (log, in decades), so that switching scales or runs never autoranges;
-    a positive ``floor`` (the best possible loss) is kept in view."""
+    a positive ``floor`` (the best possible loss) and the values ``also`` (the held-out
+    loss) are kept in view."""
     loss = np.asarray(loss, float)
     last = max(len(loss) - 1, 1)
+    if also is not None:
+        also = np.asarray(also, float)
+        loss = np.concatenate([loss, also[np.isfinite(also)]])
     top = float(loss.max()) if loss.size else 1.0
     positive = loss[loss > 0]
     if floor is not None and floor > 0 and positive.size:
@@ -435,7 +432,7 @@ def player_loss_figure(runs: list[tuple[str, str, History]], log: bool = False) 
     for i, (name, colour, h) in enumerate(runs):
         ax = "" if i == 0 else str(i + 1)
         x0 = i * (width + gap)
-        rng = loss_ranges(loss_and_held_out(h))
+        rng = loss_ranges(h.loss, also=h.val_loss)
         # One "epoch" title under the panels, and few ticks, so narrow panels stay legible.
         layout[f"xaxis{ax}"] = dict(
             _axis("epoch" if i == (n - 1) // 2 else "", rng["x"]),

@@ -74,3 +74,23 @@ def test_suggested_settings_for_drawn_points_fit_them():
     best = float(np.mean((np.vander(x, 2) @ coef - y) ** 2))
     assert r["loss"][-1] <= 1.01 * best + 1e-12
     assert r["params"][0].tolist() == [0.0, float(np.mean(y))]  # m = 0, b = mean(y)
+
+
+def test_held_out_points_are_hollow_and_their_loss_is_drawn():
+    at = run(new_app(preset="overfit", validation="0.25"))
+    data = player(at)
+    h = fit(preset="overfit", validation=0.25)
+    # Hollow exactly where the run held points out (a draw checked against NumPy in
+    # tests/test_experiments.py).
+    symbols = data["fit"]["data"][0]["marker"]["symbol"]
+    assert [s == "circle-open" for s in symbols] == h.val_mask.tolist()
+    held = [t for t in data["loss_fig"]["data"] if t.get("name") == "held out"]
+    assert len(held) == 1
+    # Drawn in float32 (a line and a 5-digit hover): to 1e-6 of the engine's float64.
+    np.testing.assert_allclose(unpack(held[0]["y"]), h.val_loss, rtol=1e-6)
+    star = next(t for t in data["loss_fig"]["data"] if t.get("name") == "lowest held-out loss")
+    assert star["x"] == [int(np.argmin(h.val_loss))]
+    # The y range holds the held-out curve (it ends far above the training loss).
+    top = data["runs"][0]["ranges"]["y"][1]
+    assert top >= float(np.max(h.val_loss))
+    assert any("overfitting" in c.value for c in at.caption)

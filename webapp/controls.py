@@ -191,8 +191,8 @@ def data_ui() -> tuple[str | None, Dataset | None, tuple, dict]:
     noise = setting_widget(SETTINGS["noise"], base["noise"])
     outliers = setting_widget(SETTINGS["outliers"], base["outliers"], high=points)
     values = dict(seed=seed, points=points, noise=noise, outliers=outliers)
-    values["validation"] = _validation_ui(base)
     st.session_state["last_data"] = make_preset(source, **values)
+    values["validation"] = _validation_ui(base)
     return source, None, ("preset", source, points, noise, outliers, seed), values
 
 

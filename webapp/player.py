@@ -103,7 +103,7 @@ def run_payload(name: str, colour: str, h: History, floor: float | None = None) 
         grads=_typed(h.grads),
         frame_epochs=_typed(np.asarray(h.frame_epochs, np.int32)),
         frame_preds=figures.packed(h.frame_preds),
-        ranges=figures.loss_ranges(figures.loss_and_held_out(h), floor),
+        ranges=figures.loss_ranges(h.loss, floor, also=h.val_loss),
         rises=len(figures.rises(h.loss)),
         rise_spans=figures.spans(np.isin(np.arange(len(h.loss)), figures.rises(h.loss))),
         noise=rounding_noise_spans(h),

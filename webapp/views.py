@@ -64,7 +64,28 @@ def train_view(run: Run, present: bool = False, draw: bool = False) -> None:
     if run.timeline is None:
         return
     _train_player(run, present, draw)
+    held_out_note(run.history)
     downloads(run)
+
+
+def held_out_note(h) -> None:
+    """What the held-out points and their loss say (for a run that holds some out)."""
+    if h.val_loss is None or not np.isfinite(h.val_loss).any():
+        return
+    best = int(np.nanargmin(h.val_loss))
+    n = int(h.val_mask.sum())
+    turn = (
+        f" After epoch {best} it rises while the training loss keeps falling: the fit is "
+        "learning the noise of the points it sees (overfitting); stopping at the star would "
+        "have kept the fit that does best on new points."
+        if best < h.last_epoch and h.val_loss[h.last_epoch] > 1.05 * h.val_loss[best]
+        else ""
+    )
+    st.caption(
+        f"The {n} hollow point{'s' * (n != 1)} are held out: the run never trains on them. "
+        f"The dotted curve is the same loss on them; the star marks its lowest, at epoch "
+        f"{best}.{turn}"
+    )
 
 
 @st.fragment
