@@ -346,6 +346,34 @@ def branch(h: History, epoch: int, **changes) -> History:
     )
 
 
+def joined(h: History, b: History) -> History:
+    """Run ``h`` up to where ``b`` branched from it, then ``b``: the branch as one run
+    from ``h``'s start (its epoch k is ``h``'s k before the fork, ``b``'s k - fork after),
+    to show both on one timeline. Its config is ``b``'s; ``diverged_at`` counts from
+    ``h``'s start."""
+    fork = b.config.get("branch", {}).get("epoch")
+    if fork is None:
+        raise ValueError("b is not a branch (its config has no branch)")
+    if fork > h.last_epoch:
+        raise ValueError(f"b branched at epoch {fork}, after h's last epoch {h.last_epoch}")
+
+    def cat(a, c):
+        out = np.concatenate([a[:fork], c])
+        out.flags.writeable = False
+        return out
+
+    val = None if b.val_loss is None else cat(h.val_loss, b.val_loss)
+    return replace(
+        b,
+        params=cat(h.params, b.params),
+        loss=cat(h.loss, b.loss),
+        grads=cat(h.grads, b.grads),
+        diverged_at=None if b.diverged_at is None else fork + b.diverged_at,
+        epochs=fork + b.epochs,
+        val_loss=val,
+    )
+
+
 def _first_epoch(config: Mapping) -> int:
     """The epoch of the first run that a run's epoch 0 stands for (branches of branches)."""
     b = config.get("branch")

@@ -94,3 +94,37 @@ def test_held_out_points_are_hollow_and_their_loss_is_drawn():
     top = data["runs"][0]["ranges"]["y"][1]
     assert top >= float(np.max(h.val_loss))
     assert any("overfitting" in c.value for c in at.caption)
+
+
+def test_a_branch_plays_beside_its_run_on_one_timeline():
+    from explorer.api import branch
+
+    at = run(new_app(preset="line", loss="MSE", lr="0.05", epochs="50"))
+    at.toggle(key="branch").set_value(True)
+    at.number_input(key="branch_at").set_value(15)
+    at.selectbox(key="then_lr").set_value(0.001)
+    run(at)
+    assert not has_player(at)  # the branch's player takes the train player's place
+    data = player(at, "branch_player")
+    h = fit(preset="line", loss="mse", lr=0.05, epochs=50)
+    b = branch(h, 15, lr=0.001)
+    first, second = data["runs"]
+    np.testing.assert_array_equal(first["loss"], h.loss)
+    # The shared past, then the fork: the branch's own numbers, from fit's parameters.
+    np.testing.assert_array_equal(second["loss"][:15], h.loss[:15])
+    np.testing.assert_array_equal(second["loss"][15:], b.loss)
+    assert second["lr"] == 0.001
+    assert any("share epochs 0 to 15" in c.value for c in at.caption)
+    # In the link too: the same branch opens from it.
+    again = run(
+        new_app(
+            preset="line",
+            loss="MSE",
+            lr="0.05",
+            epochs="50",
+            branch="true",
+            branch_at="15",
+            then_lr="0.001",
+        )
+    )
+    np.testing.assert_array_equal(player(again, "branch_player")["runs"][1]["loss"][15:], b.loss)

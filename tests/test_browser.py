@@ -19,7 +19,7 @@ from browser_tools import (
     ARTIFACTS,
     CHROMIUM,
     CHROMIUM_ARGS,
-    LOSS_NAMES,
+    LOSS_LABELS,
     require_browser,
     streamlit_server,
 )
@@ -686,17 +686,20 @@ def test_drawing_points_by_clicking_fits_them_and_fills_the_link(open_page):
 @pytest.mark.parametrize("size", list(SIZES), ids=list(SIZES))
 @pytest.mark.parametrize(
     "view",
-    ["Train", "Compare", "Train-big", "present", "draw"],
+    ["Train", "Compare", "Train-big", "present", "draw", "branch", "held-out", "race"],
     ids=lambda v: v.split("+")[0],
 )
 def test_every_screen_size_is_clean(open_page, size, view):
     query = {
         "Train": "?lr=10&sweep=true",
         "Compare": "?view=Compare&"
-        + "&".join(f"compare={quote_plus(label)}" for label in LOSS_NAMES.values()),
+        + "&".join(f"compare={quote_plus(label)}" for label in LOSS_LABELS.values()),
         "Train-big": "?preset=sine&opt=Adam&epochs=1000",
         "present": "?present=1",
         "draw": "?preset=Draw+your+own&pts=0_1~1_3~2_5.5~3_6.75~4_9",
+        "branch": "?preset=line&loss=MSE&lr=0.05&epochs=50&branch=true&branch_at=15&then_lr=0.001",
+        "held-out": "?preset=overfit&validation=0.25",
+        "race": "?view=Compare&vary=Optimizer&epochs=100",
     }[view]
     pg = open_page(query, SIZES[size])
     pg.locator(".gx-btn[data-action=step]").click()
@@ -706,6 +709,8 @@ def test_every_screen_size_is_clean(open_page, size, view):
     pg.screenshot(path=str(ARTIFACTS / f"{name}-screen.png"))
     shot(pg, name)
     assert problems == [], problems
+    # Every value in the link was taken as written (no note that one was not).
+    assert pg.get_by_text("could not be used as written").count() == 0
     if view == "present":
         assert pg.locator(".gx.gx-present").count() == 1
         assert pg.locator("[data-testid=stSidebar][data-collapsed=true]").count() == 1

@@ -687,3 +687,20 @@ def test_train_refuses_a_mask_that_holds_out_everything():
         train(spec.data, spec.model, np.zeros(2), val_mask=np.ones(30, bool))
     with pytest.raises(ValueError, match="val_mask has 3 entries for 30 points"):
         train(spec.data, spec.model, np.zeros(2), val_mask=np.ones(3, bool))
+
+
+def test_joined_is_the_run_up_to_the_fork_then_the_branch():
+    from explorer.api import branch, joined
+
+    h = fit(preset="line", loss="mse", lr=0.05, epochs=40, validation=0.25)
+    b = branch(h, 15, lr=0.001)
+    j = joined(h, b)
+    np.testing.assert_array_equal(j.params[:15], h.params[:15])
+    np.testing.assert_array_equal(j.params[15:], b.params)
+    np.testing.assert_array_equal(j.loss[:15], h.loss[:15])
+    np.testing.assert_array_equal(j.loss[15:], b.loss)
+    np.testing.assert_array_equal(j.val_loss[15:], b.val_loss)
+    assert j.last_epoch == 15 + b.last_epoch == h.last_epoch
+    assert j.config["lr"] == 0.001
+    with pytest.raises(ValueError, match="not a branch"):
+        joined(h, h)

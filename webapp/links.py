@@ -111,6 +111,15 @@ UI_RULES: Mapping[str, Rule] = MappingProxyType(
             if name not in ("model", "epochs")
         },
         "vary": _one_of([SETTINGS[name].label for name in VARIES]),
+        # A branch of the run (views.branch_ui): on, from which epoch, with what.
+        "branch": _one_of(["true", "false"]),
+        "branch_at": _number(0, SETTINGS["epochs"].high, whole=True),
+        **{
+            f"then_{SETTINGS[name].link}": _one_of(
+                [label(SETTINGS[name], v) for v in value_options(SETTINGS[name])]
+            )
+            for name in ("lr", "optimizer", "loss")
+        },
         "log": _one_of(["0", "1"]),
         "sweep": _one_of(["true", "false"]),
         "along": _two_names,  # the landscape's parameters (the model decides which exist)

@@ -179,10 +179,14 @@ def epoch_notes(h: History, plain_sgd: bool) -> list[dict]:
 
 
 def timeline(
-    runs: Sequence[tuple[str, str, History]], labels=("x", "y"), outliers: tuple[int, ...] = ()
+    runs: Sequence[tuple[str, str, History]],
+    labels=("x", "y"),
+    outliers: tuple[int, ...] = (),
+    loss_marks: Sequence[dict] = (),
 ) -> Timeline:
     """The player's data for ``[(name, colour, history), ...]`` (all with epoch 0 finite);
-    ``outliers``: the points the outliers setting pushed off (ringed on the fit)."""
+    ``outliers``: the points the outliers setting pushed off (ringed on the fit);
+    ``loss_marks``: more traces for the loss chart (a branch's fork)."""
     fit = figures.player_fit_figure(list(runs), labels)
     loss = figures.player_loss_figure(list(runs))
     descent = None
@@ -212,6 +216,7 @@ def timeline(
             fit["data"].append(descent_figures.error_lines_trace())
     for i, (_, colour, h) in enumerate(runs):  # after the floor: part of the chart too
         loss["data"] += figures.val_loss_traces(h, colour, i)
+    loss["data"] += list(loss_marks)
     floor = None if best is None else best["loss"]
     payload = tuple(run_payload(n, c, h, floor) for n, c, h in runs)
     digest = hashlib.sha256()

@@ -6,7 +6,16 @@ import numpy as np
 import streamlit as st
 
 from explorer import LOSSES, figures
-from explorer.api import MAX_COMPARED, Comparison, RunSpec, compare_specs, start, vary_specs
+from explorer.api import (
+    MAX_COMPARED,
+    Comparison,
+    RunSpec,
+    branch,
+    compare_specs,
+    joined,
+    start,
+    vary_specs,
+)
 from explorer.csvdata import parse_points
 from explorer.descent import ROUNDING_NOISE
 from explorer.export import history_csv, history_json
@@ -63,9 +72,105 @@ def train_view(run: Run, present: bool = False, draw: bool = False) -> None:
             _link_epoch(run.history.last_epoch)
     if run.timeline is None:
         return
-    _train_player(run, present, draw)
+    slot = st.container()  # the player, above the branch controls that decide which
+    fork = branch_ui(run) if not present else None
+    with slot:
+        if fork is None:
+            _train_player(run, present, draw)
+        else:
+            _compare_player(fork, "Training loss by epoch", present, key="branch_player")
     held_out_note(run.history)
     downloads(run)
+
+
+def branch_ui(run: Run) -> player.Timeline | None:
+    """Branch from an epoch: this run, and a run that takes its parameters at that epoch
+    with other settings, on one timeline (``explorer.branch``). None when off."""
+    h = run.history
+    on = bool(st.session_state.get("branch", st.query_params.get("branch") == "true"))
+    with st.expander(
+        "Branch: change a setting from an epoch on", icon=":material/call_split:", expanded=on
+    ):
+        on = st.toggle(
+            "Branch this run",
+            key="branch",
+            bind="query-params",
+            help="A second run starts from this run's parameters at the epoch chosen, with "
+            "the settings chosen; both play on one timeline.",
+        )
+        cols = st.columns([1, 2, 1, 1])
+        at = cols[0].number_input(
+            "From epoch",
+            0,
+            max(h.last_epoch - 1, 0),
+            min(player.shown_epoch(), max(h.last_epoch - 1, 0)),
+            key="branch_at",
+            bind="query-params",
+        )
+        then = {}
+        for col, name in zip(cols[1:], ("lr", "optimizer", "loss"), strict=True):
+            s = SETTINGS[name]
+            options = value_options(s)
+            then[name] = col.selectbox(
+                s.label + " after",
+                options,
+                index=options.index(h.config[name]) if h.config[name] in options else 0,
+                format_func=lambda v, s=s: label(s, v),
+                key=f"then_{s.link}",
+                bind="query-params",
+            )
+    if not on or h.last_epoch < 1:
+        return None
+    changes = {k: v for k, v in then.items() if v != h.config[k]}
+    try:
+        key = ("branch", run.key, int(at), tuple(sorted(changes.items())))
+        fork = CACHE.get(key, lambda: _branch_timeline(run, int(at), changes))
+    except ValueError as err:
+        st.warning(f"This branch cannot run: {err}.", icon=":material/call_split:")
+        return None
+    said = ", ".join(
+        f"{SETTINGS[k].label.lower()} {label(SETTINGS[k], v)}" for k, v in changes.items()
+    )
+    fresh = (
+        " Its optimizer starts afresh there (momentum's velocity and Adam's averages at 0), "
+        "so even unchanged settings can take other steps."
+        if h.config["optimizer"] != "sgd" or changes.get("optimizer", "sgd") != "sgd"
+        else ""
+    )
+    st.caption(
+        f":material/call_split: Both runs share epochs 0 to {at}; from there the branch "
+        + (f"trains with {said}." if said else "changes nothing, so it repeats this run.")
+        + fresh
+    )
+    return fork
+
+
+def _branch_timeline(run: Run, at: int, changes: dict) -> player.Timeline:
+    h = run.history
+    b = joined(h, branch(h, at, **changes))
+    # Where the branch leaves the run, in its loss panel.
+    top = float(np.nanmax(b.loss[: b.last_epoch + 1]))
+    fork = dict(
+        type="scatter",
+        mode="lines+text",
+        x=[at, at],
+        y=[0, top],
+        xaxis="x2",
+        yaxis="y2",
+        line=dict(color="#6b7280", width=1, dash="dot"),
+        text=["", f"fork at {at}"],
+        textposition="top right",
+        hoverinfo="skip",
+        showlegend=False,
+    )
+    return player.timeline(
+        [
+            ("this run", figures.RUN_COLORS[0], h),
+            ("branch", figures.RUN_COLORS[1], b),  # short: it titles a loss panel on a phone
+        ],
+        run.labels,
+        loss_marks=[fork],
+    )
 
 
 def held_out_note(h) -> None:
@@ -325,8 +430,10 @@ def _compare_timeline(live: dict, names: dict, colors: dict) -> player.Timeline:
 
 
 @st.fragment
-def _compare_player(tl: player.Timeline, title: str, present: bool) -> None:
-    player.show("compare_player", tl, loss_title=title, present=present)
+def _compare_player(
+    tl: player.Timeline, title: str, present: bool, key: str = "compare_player"
+) -> None:
+    player.show(key, tl, loss_title=title, present=present)
 
 
 def _set_state(**values) -> None:
