@@ -128,3 +128,14 @@ def test_a_branch_plays_beside_its_run_on_one_timeline():
         )
     )
     np.testing.assert_array_equal(player(again, "branch_player")["runs"][1]["loss"][15:], b.loss)
+
+
+def test_compare_rings_the_outliers():
+    from explorer import make_preset
+
+    at = run(new_app(view="Compare", outliers="3"))
+    fig = player(at, "compare_player")["fit"]
+    ringed = [t for t in fig["data"] if "outlier" in str(t.get("name", "")).lower()]
+    assert len(ringed) == 1
+    d = make_preset("fastai-quadratic", outliers=3)
+    np.testing.assert_array_equal(unpack(ringed[0]["x"]), d.x[list(d.outliers)])

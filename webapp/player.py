@@ -217,6 +217,8 @@ def timeline(
     for i, (_, colour, h) in enumerate(runs):  # after the floor: part of the chart too
         loss["data"] += figures.val_loss_traces(h, colour, i)
     loss["data"] += list(loss_marks)
+    if outliers and len(runs) > 1:  # (a single run's are ringed above, before its lines)
+        fit["data"].append(descent_figures.outliers_trace(runs[0][2], outliers, labels))
     floor = None if best is None else best["loss"]
     payload = tuple(run_payload(n, c, h, floor) for n, c, h in runs)
     digest = hashlib.sha256()

@@ -426,6 +426,7 @@ def _compare_timeline(live: dict, names: dict, colors: dict) -> player.Timeline:
     return player.timeline(
         [(names[k], colors[k], r.history) for k, r in live.items()],
         first.labels,
+        first.outliers,  # ringed: the points L1 shrugs off and L2 is pulled towards
     )
 
 
