@@ -683,6 +683,30 @@ def test_drawing_points_by_clicking_fits_them_and_fills_the_link(open_page):
     no_exception(pg)
 
 
+def test_an_uploaded_csv_gets_settings_that_fit_it(open_page, tmp_path):
+    # The case: ten rows with y about 60, where the defaults (L1, lr 0.01, 10
+    # epochs, a random start) stall far from the line.
+    rng = np.random.default_rng(1)
+    x = np.arange(10.0)
+    y = 60 + 3 * x + rng.normal(0, 2, 10)
+    path = tmp_path / "ten.csv"
+    path.write_text("x,y\n" + "\n".join(f"{a},{b:.4f}" for a, b in zip(x, y, strict=True)))
+    pg = open_page("?preset=CSV+upload&model=line&loss=MSE")
+    pg.locator("[data-testid=stFileUploaderDropzoneInput]").set_input_files(str(path))
+    pg.wait_for_function("() => location.search.includes('start=suggested')", timeout=60_000)
+    settle(pg)
+    assert pg.get_by_text("Suggested for your points").count() == 1
+    # The run ends within 1% of the least-squares line's MSE (NumPy's lstsq).
+    design = np.vander(x, 2)
+    coef = np.linalg.lstsq(design, np.round(y, 4), rcond=None)[0]
+    best = float(np.mean((design @ coef - np.round(y, 4)) ** 2))
+    pg.locator(".gx-btn[data-action=last]").click()
+    pg.wait_for_timeout(300)
+    title = pg.locator(".gx-title").first.text_content()
+    assert number(title.split("=")[-1]) <= 1.01 * best, title
+    no_exception(pg)
+
+
 @pytest.mark.parametrize("size", list(SIZES), ids=list(SIZES))
 @pytest.mark.parametrize(
     "view",
