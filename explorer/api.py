@@ -20,7 +20,7 @@ from .models import MODELS, Model, build_model
 from .optim import OPTIMIZERS
 from .registry import DEFAULT_PRESET, LOSS, SETTINGS, suggested
 from .settings import BATCH_SIZE
-from .train import History, evaluate, train
+from .train import History, check_outputs, evaluate, train
 
 __all__ = ["DEFAULT_PRESET", "Comparison", "RunSpec", "compare", "fit", "resolve", "run"]
 
@@ -130,6 +130,7 @@ def resolve(preset: str | None = None, data=None, init: dict | None = None, **gi
         values.update(points=dataset.n, noise=0.0, outliers=0)
     values["batch_size"] = _batch(values["batch_size"], dataset.n)
     model = build_model(model_name, **values)
+    check_outputs(dataset, model)
     return RunSpec(
         data=dataset,
         model=model,
