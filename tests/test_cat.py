@@ -578,3 +578,33 @@ def test_svg_picture_of_the_fit():
     assert svg.startswith("<svg") and svg.count("<circle") == 50 and "relu-curve" in svg
     with pytest.raises(ValueError, match="outline runs"):
         curve_svg(fit(preset="line", epochs=1))
+
+
+@pytest.mark.parametrize(
+    "y",
+    [
+        [[0.5, 0.5]] * 6,  # every point the same
+        [[0.0, 0.0], [1.0, 1.0]],  # two points
+        [[-1e6, 1e6], [1e6, -1e6], [1e6, 1e6], [-1e6, 1e6]],  # the loader's largest values
+    ],
+    ids=["all-equal", "two-points", "huge-values"],
+)
+@pytest.mark.parametrize("name", ["relu-curve", "mlp-curve", "fourier-curve"])
+def test_degenerate_outlines_stay_finite_or_say_where_they_diverged(name, y):
+    from explorer import figures
+
+    y = np.asarray(y, np.float64)
+    data = Dataset(np.linspace(0, 1, len(y)), y, "points")
+    m = build_model(name, corners=4, width=3, terms=2)
+    for loss in LOSSES:
+        for optimizer in ("sgd", "adam"):
+            h = train(data, m, m.init(1), loss=loss, optimizer=optimizer, lr=0.05, epochs=30)
+            assert np.isfinite(h.params).all() and np.isfinite(h.loss).all()
+            assert np.isfinite(h.grads).all() and np.isfinite(h.frame_preds).all()
+            if h.diverged_at is not None:
+                assert len(h.loss) == h.diverged_at
+            json.loads(history_json(h))  # strict JSON: no NaN
+            if h.last_epoch >= 0:
+                fig = figures.fit_figure(h)
+                assert all(np.isfinite(v) for v in fig["layout"]["xaxis"]["range"])
+                assert all(np.isfinite(v) for v in fig["layout"]["yaxis"]["range"])
