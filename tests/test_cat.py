@@ -608,3 +608,24 @@ def test_degenerate_outlines_stay_finite_or_say_where_they_diverged(name, y):
                 fig = figures.fit_figure(h)
                 assert all(np.isfinite(v) for v in fig["layout"]["xaxis"]["range"])
                 assert all(np.isfinite(v) for v in fig["layout"]["yaxis"]["range"])
+
+
+def test_the_exported_animation_draws_the_curve_in_the_plane():
+    from explorer import figures
+
+    h = fit(preset="cat", epochs=30)
+    fig = figures.fit_figure(h)
+    targets, curve = fig["data"]
+    np.testing.assert_allclose(figures.unpack(targets["x"]), h.y[:, 0], rtol=1e-6)
+    np.testing.assert_allclose(figures.unpack(targets["y"]), h.y[:, 1], rtol=1e-6)
+    assert "lines" in targets["mode"]  # joined in their order around the outline
+    for frame in (fig["frames"][0], fig["frames"][-1]):
+        k = int(frame["name"])
+        points = h.frame_preds[list(h.frame_epochs).index(k)]
+        np.testing.assert_allclose(figures.unpack(frame["data"][0]["x"]), points[:, 0], atol=1e-6)
+        np.testing.assert_allclose(figures.unpack(frame["data"][0]["y"]), points[:, 1], atol=1e-6)
+    assert fig["layout"]["yaxis"]["scaleanchor"] == "x"  # a cat keeps its shape
+    shown = figures.player_fit_figure([("relu-curve", "#000", h)])
+    np.testing.assert_allclose(
+        figures.unpack(shown["data"][1]["x"]), h.frame_preds[0][:, 0], atol=1e-6
+    )
