@@ -73,7 +73,7 @@ def explorer_scenarios(repeats: int, epochs: int) -> dict[str, float]:
     for _ in range(repeats):
         at.button_group(key="view").set_value("Train")
         timed(at)
-        at.button_group(key="view").set_value("Compare losses")
+        at.button_group(key="view").set_value("Compare")
         opens.append(timed(at))
     out["open comparison"] = median(opens)
     return out

@@ -11,6 +11,9 @@ It starts the explorer, ``bare_app.py`` (one slider, one small chart) and
   painted after the fit's curve and the table changed; floor: median <= 50 ms;
 - a learning-rate slider move (keyboard) until the new run's loss curve is on screen,
   against the bare app's slider move until its chart is redrawn; floor: <= 1.5x;
+- the compare view with four runs (the four losses): the same moves, floor 50 ms, and
+  the learning-rate slider until the first run's new loss curve is drawn, against the
+  same move on a single run; floor: <= 2x;
 - the largest run the app offers (an MLP of 16 hidden units, 10,000 epochs): the size of
   what the player receives, and the time from receiving it to its first draw; floor: 1 s.
 """
@@ -36,6 +39,8 @@ MOVE_FLOOR_MS = 50.0
 SLIDER_FLOOR = 1.5
 FIRST_DRAW_FLOOR_MS = 1000.0
 BIG = "?preset=sine&model=mlp&width=16&epochs=10000&opt=Adam&lr=0.01"
+FOUR = "view=Compare&compare=L1&compare=L2&compare=MSE&compare=Huber&epochs=100"
+COMPARE_FLOOR = 2.0
 
 # One move of the player, timed inside the page: the event, then frames until the fit's
 # curve has changed on screen, then one more frame (painted).
@@ -92,8 +97,8 @@ def open_page(browser, url: str, wait_for: str):
     return page
 
 
-def player_moves(browser, url: str, repeats: int) -> dict[str, float]:
-    page = open_page(browser, f"{url}/?epochs=100", ".gx-fit .main-svg")
+def player_moves(browser, url: str, repeats: int, query: str = "epochs=100") -> dict[str, float]:
+    page = open_page(browser, f"{url}/?{query}", ".gx-fit .main-svg")
     out = {}
     for action in ("step", "back", "key", "scrub"):
         times = []
@@ -173,23 +178,24 @@ def main() -> int:
     ):
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         moves = player_moves(browser, app.url, args.repeats)
+        moves4 = player_moves(browser, app.url, args.repeats, FOUR)
         bare_chart = (
             "() => document.querySelector('[data-testid=stPlotlyChart] .scatterlayer "
             "path.js-line')?.getAttribute('d')"
         )
         chart_drawn = "[data-testid=stPlotlyChart] .main-svg"
-        bare_ms, select_ms, app_ms = slider_moves(
+        loss_curve = (
+            "() => document.querySelector('.gx-loss .scatterlayer .trace:first-child "
+            "path.js-line')?.getAttribute('d')"
+        )
+        lr_slider = "[data-testid=stSlider]:has-text('Learning rate')"
+        bare_ms, select_ms, app_ms, four_ms = slider_moves(
             browser,
             [
                 (bare.url, "[data-testid=stSlider]", bare_chart, chart_drawn),
                 (bare_select.url, "[data-testid=stSlider]", bare_chart, chart_drawn),
-                (
-                    app.url,
-                    "[data-testid=stSlider]:has-text('Learning rate')",
-                    "() => document.querySelector('.gx-loss .scatterlayer .trace:first-child "
-                    "path.js-line')?.getAttribute('d')",
-                    ".gx-fit .main-svg",
-                ),
+                (app.url, lr_slider, loss_curve, ".gx-fit .main-svg"),
+                (f"{app.url}/?{FOUR}", lr_slider, loss_curve, ".gx-fit .main-svg"),
             ],
             args.repeats,
         )
@@ -204,6 +210,19 @@ def main() -> int:
         print(
             f"  {action:6s} median {ms:6.1f} ms   floor {MOVE_FLOOR_MS:.0f} ms   {'ok' if good else 'OVER'}"
         )
+    print("The same moves on the compare view with four runs:")
+    for action, ms in moves4.items():
+        good = ms <= MOVE_FLOOR_MS
+        ok &= good
+        print(
+            f"  {action:6s} median {ms:6.1f} ms   floor {MOVE_FLOOR_MS:.0f} ms   {'ok' if good else 'OVER'}"
+        )
+    four = four_ms / app_ms
+    ok &= four <= COMPARE_FLOOR
+    print(
+        f"Learning-rate slider with four runs: {four_ms:.0f} ms, {four:.2f}x the single run's "
+        f"(floor {COMPARE_FLOOR}x)"
+    )
     ratio = app_ms / bare_ms
     ok &= ratio <= SLIDER_FLOOR
     print(

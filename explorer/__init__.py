@@ -13,7 +13,7 @@ jax.config.update("jax_enable_x64", True)
 
 # ruff: noqa: E402
 
-from .api import compare, fit
+from .api import branch, compare, fit
 from .csvdata import DataError, load_csv
 from .data import PRESETS, Dataset, make_preset
 from .descent import Landscape, contributions, landscape
@@ -35,6 +35,7 @@ __all__ = [
     "LRFind",
     "Landscape",
     "Sweep",
+    "branch",
     "build_model",
     "compare",
     "contributions",

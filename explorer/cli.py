@@ -1,4 +1,7 @@
-"""The command line: ``python -m explorer fit|compare|sweep|lr-find|landscape|presets``."""
+"""The command line: ``python -m explorer fit|compare|sweep|lr-find|landscape|presets``.
+
+``fit --branch-at K --then lr=0.001`` branches the run (``explorer.branch``); ``compare
+--vary NAME --values A,B`` varies any setting but the data's (``explorer.compare``)."""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from typing import NoReturn
 
 import numpy as np
 
-from .api import compare, fit
+from .api import VARIES, Comparison, branch, compare, fit
 from .data import PRESETS
 from .descent import Landscape, landscape
 from .losses import LOSSES
@@ -46,6 +49,22 @@ def _init_pair(text: str) -> tuple[str, float]:
     if not np.isfinite(number):
         raise argparse.ArgumentTypeError(f"{name}: the value must be finite")
     return name.strip(), number
+
+
+def _then_pair(text: str) -> tuple[str, object]:
+    """``NAME=VALUE`` of ``--then``: a setting and its value, checked by its declaration."""
+    name, sep, value = text.partition("=")
+    name = name.strip().replace("-", "_")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    if name not in SETTINGS:
+        raise argparse.ArgumentTypeError(
+            f"unknown setting {name!r}; the settings are {', '.join(SETTINGS)}"
+        )
+    try:
+        return name, SETTINGS[name].parse(value)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def _flag_help(s: Setting) -> str:
@@ -90,16 +109,64 @@ def _add_run_flags(p: argparse.ArgumentParser, with_loss: bool, skip: tuple[str,
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m explorer", description="Gradient descent, epoch by epoch.")
     sub = parser.add_subparsers(dest="command", required=True)
-    _add_run_flags(
-        sub.add_parser("fit", help="train one run and print its history"), with_loss=True
+    fit_p = sub.add_parser(
+        "fit",
+        help="train one run and print its history",
+        description="Train one run and print its history. With --branch-at K: train it, "
+        "then a branch from its epoch K (its parameters there, a fresh optimizer state, the "
+        "same points) with the settings --then changes, and print the branch's history "
+        "(its epoch 0 is the run's epoch K). For example: fit --preset line --epochs 100 "
+        "--branch-at 20 --then lr=0.01 optimizer=adam",
     )
-    cmp = sub.add_parser("compare", help="train the same run with several losses")
+    fit_p.add_argument(
+        "--branch-at",
+        type=int,
+        metavar="K",
+        help="branch from epoch K of the run (0 to its last epoch) and print the branch",
+    )
+    fit_p.add_argument(
+        "--then",
+        nargs="+",
+        type=_then_pair,
+        metavar="NAME=VALUE",
+        help="what the branch changes: any setting but the data's and the model's, e.g. "
+        "lr=0.001 optimizer=adam batch_size=4 (default epochs: what is left of the run)",
+    )
+    _add_run_flags(fit_p, with_loss=True)
+    cmp = sub.add_parser(
+        "compare",
+        help="train the same run once per value of one setting (losses by default)",
+        description="Train the same run once per value of one setting, everything else "
+        "equal: the same points (and held-out points), the same seed, so the same start "
+        "where the model is the same, the same mini-batch shuffles. --losses l1,l2 (the "
+        "default) is --vary loss --values l1,l2. Prints each run's final value of every "
+        "loss on the training points (and on the held-out points), its parameters and the "
+        "best run.",
+    )
     cmp.add_argument(
         "--losses",
-        default="l1,l2",
-        help=f"comma-separated, from {', '.join(LOSSES)} (default l1,l2)",
+        help=f"comma-separated, from {', '.join(LOSSES)} (default l1,l2 when no --vary)",
     )
-    _add_run_flags(cmp, with_loss=False)
+    cmp.add_argument(
+        "--vary",
+        choices=list(VARIES),
+        metavar="NAME",
+        help=f"the setting that varies: one of {', '.join(VARIES)}",
+    )
+    cmp.add_argument(
+        "--values",
+        metavar="A,B,...",
+        help="its 2 to 4 values, comma-separated (e.g. sgd,adam or 0.1,0.01; all for a "
+        "batch of every point)",
+    )
+    cmp.add_argument(
+        "--best-by",
+        choices=[*LOSSES, *(f"val_{m}" for m in LOSSES)],
+        metavar="METRIC",
+        help="rank the runs by this loss's final value on the training points, or val_ "
+        "and a loss on the held-out points (default: the first run's loss)",
+    )
+    _add_run_flags(cmp, with_loss=True)
     # No abbreviations: --lr must not be taken for --lrs.
     swp = sub.add_parser(
         "sweep", help="train the same run at many learning rates at once", allow_abbrev=False
@@ -145,14 +212,17 @@ def _fmt(v: float) -> str:
 
 
 def history_table(h: History) -> str:
-    """Readable table: epoch, loss, parameters, gradients; thinned for long runs."""
+    """Readable table: epoch, loss (and the held-out points' loss), parameters, gradients;
+    thinned for long runs."""
     names = h.param_names[:TABLE_PARAMS]
-    head = ["epoch", "loss"] + names + [f"d/d{n}" for n in names]
+    held = h.val_loss is not None
+    head = ["epoch", "loss", *(["val_loss"] if held else [])] + names
+    head += [f"d/d{n}" for n in names]
     lines = [" ".join(f"{c:>11}" for c in head)]
     last = h.last_epoch
     shown = frame_epochs(last, 40) if last >= 0 else []
     for k in shown:
-        row = [f"{k:>11d}", _fmt(h.loss[k])]
+        row = [f"{k:>11d}", _fmt(h.loss[k]), *([_fmt(h.val_loss[k])] if held else [])]
         row += [_fmt(v) for v in h.params[k, : len(names)]]
         row += [_fmt(v) for v in h.grads[k, : len(names)]]
         lines.append(" ".join(row))
@@ -161,6 +231,12 @@ def history_table(h: History) -> str:
         notes.append(f"({len(shown)} of {last + 1} epochs shown; --json has every epoch)")
     if len(h.param_names) > len(names):
         notes.append(f"({len(h.param_names) - len(names)} more parameters; --json has them all)")
+    if held:
+        idx = ", ".join(str(i) for i in np.flatnonzero(h.val_mask))
+        notes.append(
+            f"(loss: on the {int(np.sum(h.train_mask))} training points; val_loss: on the "
+            f"{int(np.sum(h.val_mask))} held out, points {idx})"
+        )
     if h.diverged_at is not None:
         notes.append(
             f"The loss diverged at epoch {h.diverged_at}: the loss, a parameter or a gradient "
@@ -201,29 +277,54 @@ def _cell(v) -> str:
     return f"{v:>11d}" if isinstance(v, int) else _fmt(v)
 
 
-def compare_table(rows: list[dict], losses: list[str]) -> str:
+def _value(s: Setting, value) -> str:
+    """A value of a compared setting, as its column shows it."""
+    if value is None:
+        return s.none_label or "-"
+    return f"{value:.5g}" if isinstance(value, float) else str(value)
+
+
+def compare_table(rows: list[dict], vary: str = "loss") -> str:
+    """One line per run: the value of ``vary``, epochs run, every metric on the training
+    points (and on the held-out points), the parameters (columns from every row)."""
     metric_cols = [f"final_{m}" for m in LOSSES]
-    not_params = {"loss", "epochs_run", "diverged_at", *metric_cols}
+    val_cols = [f"val_{m}" for m in LOSSES if any(f"val_{m}" in r for r in rows)]
+    not_params = {vary, "loss", "epochs_run", "diverged_at", *metric_cols, *val_cols}
     # Parameter columns from every row, in order: a run that was not finite even at the
-    # start has none, and it may come first.
+    # start has none, and it may come first; runs of models of other sizes have others.
     params = list(dict.fromkeys(k for r in rows for k in r if k not in not_params))
     params = params[:TABLE_PARAMS]
-    head = ["trained on", "epochs"] + [c.removeprefix("final_") for c in metric_cols] + params
+    first = "trained on" if vary == "loss" else vary
+    head = [first, "epochs"] + [c.removeprefix("final_") for c in metric_cols] + val_cols + params
     lines = [" ".join(f"{c:>11}" for c in head)]
     for r in rows:
-        cells = [f"{r['loss']:>11}", _cell(r["epochs_run"])]
-        cells += [_cell(r.get(c)) for c in metric_cols]
+        label = _value(SETTINGS[vary], r[vary])
+        cells = [f"{label:>11}", _cell(r["epochs_run"])]
+        cells += [_cell(r.get(c)) for c in metric_cols + val_cols]
         cells += [_cell(r.get(p)) for p in params]
         lines.append(" ".join(cells))
         if r["epochs_run"] is None:
             lines.append(
-                f"  ({r['loss']}: the loss is not a finite number even at the start; no values)"
+                f"  ({label}: the loss is not a finite number even at the start; no values)"
             )
         elif r["diverged_at"] is not None:
             lines.append(
-                f"  ({r['loss']} diverged at epoch {r['diverged_at']}; values are from the last finite epoch)"
+                f"  ({label} diverged at epoch {r['diverged_at']}; values are from the last finite epoch)"
             )
     return "\n".join(lines)
+
+
+def best_line(cmp: Comparison, by: str | None) -> str:
+    """Which run is best, and by what."""
+    by = by or cmp.default_metric()
+    where = "held-out" if by.startswith("val_") else "training"
+    rule = f"lowest final {by.removeprefix('val_')} on the {where} points"
+    best = cmp.best(by)
+    if best is None:
+        return f"best: none ({rule}: every run diverged or is not finite)"
+    shown = _value(SETTINGS[cmp.vary], best)
+    name = "" if cmp.vary == "loss" else f"{cmp.vary} "
+    return f"best: {name}{shown} ({rule}; --best-by chooses)"
 
 
 def sweep_table(s: Sweep) -> str:
@@ -290,6 +391,42 @@ def landscape_text(land: Landscape) -> str:
     return "\n".join(lines)
 
 
+def branch_note(h: History, b: History) -> str:
+    """What the branch changed, from which epoch, and where each run ended."""
+    info = b.config["branch"]
+    k, parent = info["epoch"], info["parent"]
+    changed = ", ".join(
+        f"{name} {_value(SETTINGS[name], parent.get(name))} -> {_value(SETTINGS[name], value)}"
+        for name, value in info["changed"].items()
+        if parent.get(name) != value
+    )
+    lines = [
+        f"(a branch from epoch {k} of the run: its epoch j is the run's epoch {k} + j; "
+        f"{('changed: ' + changed) if changed else 'nothing changed'})"
+    ]
+    for name, run in (("the run", h), ("the branch", b)):
+        last = run.last_epoch
+        if last >= 0:
+            loss = run.config["loss"]
+            lines.append(f"{name} ends at {loss} {run.loss[last]:.5g} (its epoch {last})")
+    return "\n".join(lines)
+
+
+def _compare(args: argparse.Namespace, settings: dict) -> Comparison:
+    if args.vary is None:
+        if args.values is not None:
+            raise ValueError("--values needs --vary NAME, the setting they are values of")
+        return compare(losses=args.losses, **settings)
+    if args.losses is not None:
+        raise ValueError("give --losses or --vary with --values, not both")
+    if args.values is None:
+        raise ValueError(f"--vary {args.vary} needs --values, e.g. --values A,B")
+    if args.vary in settings:
+        flag = SETTINGS[args.vary].flag
+        raise ValueError(f"{args.vary} is what varies: give its values in --values, not {flag}")
+    return compare(vary=args.vary, values=args.values, **settings)
+
+
 def _without(config: dict, *keys: str) -> dict:
     """A run's config without the settings a command sets itself."""
     return {k: v for k, v in config.items() if k not in keys}
@@ -334,7 +471,17 @@ def main(argv: list[str] | None = None) -> int:
                 print(landscape_text(land))
             return 0
         if args.command == "fit":
+            if args.then and args.branch_at is None:
+                raise ValueError("--then needs --branch-at K, the epoch to branch from")
             h = fit(**settings)
+            if args.branch_at is not None:
+                b = branch(h, args.branch_at, **dict(args.then or ()))
+                if args.json:
+                    _dump(b.to_dict())
+                else:
+                    print(history_table(b))
+                    print(branch_note(h, b))
+                return 0
             if args.json:
                 print(json.dumps(h.to_dict(), allow_nan=False))
             else:
@@ -342,12 +489,17 @@ def main(argv: list[str] | None = None) -> int:
                 if h.model.outputs == 2:
                     print(curve_table(h))
             return 0
-        cmp = compare(losses=args.losses, **settings)
+        cmp = _compare(args, settings)
         rows = cmp.table()
         if args.json:
-            print(json.dumps({"losses": list(cmp.runs), "table": rows}, allow_nan=False))
+            out = {"vary": cmp.vary, "values": cmp.values}
+            if cmp.vary == "loss":
+                out["losses"] = cmp.values
+            by = args.best_by or cmp.default_metric()
+            _dump({**out, "best_by": by, "best": cmp.best(by), "table": rows})
         else:
-            print(compare_table(rows, list(cmp.runs)))
+            print(compare_table(rows, cmp.vary))
+            print(best_line(cmp, args.best_by))
         return 0
     except ValueError as err:  # DataError included: bad input, never a traceback
         sys.stderr.write(_error_line(err))

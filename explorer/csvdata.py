@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import MAX_POINTS, MIN_POINTS, Dataset
+from .data import MAX_POINTS, MIN_POINTS, Dataset, clean_text
 
 MAX_BYTES = 1_048_576  # 1 MiB
 MAX_ROWS = MAX_POINTS
@@ -310,3 +310,51 @@ def parse_csv(raw: bytes, name: str = "data.csv") -> Dataset:
         x_label=x_label[:40],
         y_label=y_label[:40],
     )
+
+
+# ----------------------------------------------------------------------------- drawn points
+
+MAX_DRAWN = 200  # points drawn by clicking: enough for any shape, and a link of ~3 KB
+DRAWN_NAME = "drawn points"
+_DRAWN_PAIR = re.compile(r"(-?\d+(?:\.\d+)?(?:e-?\d+)?)_(-?\d+(?:\.\d+)?(?:e-?\d+)?)")
+
+
+def points_text(x, y) -> str:
+    """Points as a link's compact text, ``x_y~x_y~...``, each value to 4 significant
+    digits and written with characters a URL keeps as they are (no ``+``)."""
+    return "~".join(f"{_short(a)}_{_short(b)}" for a, b in zip(x, y, strict=True))
+
+
+def _short(v: float) -> str:
+    text = f"{float(v):.4g}"
+    mantissa, e, exponent = text.partition("e")
+    return f"{mantissa}e{int(exponent)}" if e else text
+
+
+def parse_points(text: str) -> tuple[np.ndarray, np.ndarray]:
+    """The points of ``points_text``'s form (0 to MAX_DRAWN of them); DataError saying
+    what is wrong otherwise."""
+    text = text.strip()
+    if not text:
+        return np.zeros(0), np.zeros(0)
+    pairs = text.split("~")
+    if len(pairs) > MAX_DRAWN:
+        raise DataError(f"{len(pairs)} drawn points; at most {MAX_DRAWN} can be drawn")
+    xs, ys = [], []
+    for i, pair in enumerate(pairs, 1):
+        m = _DRAWN_PAIR.fullmatch(pair)
+        if m is None:
+            raise DataError(f"drawn point {i} ({clean_text(pair, 30)!r}) is not x_y")
+        a, b = float(m.group(1)), float(m.group(2))
+        if not (abs(a) <= MAX_ABS and abs(b) <= MAX_ABS):
+            raise DataError(f"drawn point {i}: values must be within ±{MAX_ABS:g}")
+        xs.append(a)
+        ys.append(b)
+    return np.array(xs), np.array(ys)
+
+
+def drawn_dataset(x, y) -> Dataset:
+    """Drawn points as data (DataError when there are fewer than MIN_POINTS)."""
+    if len(x) < MIN_POINTS:
+        raise DataError(f"draw at least {MIN_POINTS} points to fit")
+    return Dataset(np.asarray(x), np.asarray(y), DRAWN_NAME, "Points drawn by clicking.")

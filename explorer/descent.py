@@ -133,10 +133,11 @@ def least_squares_points(h: History, epoch: int, i: tuple[int, int]) -> list[np.
     parameters."""
     if not h.model.linear:
         return []
-    full = h.model.least_squares(h.x, h.y)
-    design = np.asarray(h.model.family.features(h.x, **dict(h.model.size)), np.float64)
+    x, y = h.x[h.train_mask], h.y[h.train_mask]  # the points the run learns from
+    full = h.model.least_squares(x, y)
+    design = np.asarray(h.model.family.features(x, **dict(h.model.size)), np.float64)
     others = [k for k in range(h.model.n_params) if k not in i]
-    rest = h.y.reshape(-1) - design[:, others] @ h.params[epoch, others]  # outlines: x, y rows
+    rest = y.reshape(-1) - design[:, others] @ h.params[epoch, others]  # outlines: x, y rows
     part = np.linalg.lstsq(design[:, list(i)], rest, rcond=None)[0]
     return [full[list(i)], part]
 
@@ -210,7 +211,7 @@ def landscape(
     span = _check_span(span)
     xs = np.linspace(*span[0], int(resolution))
     ys = np.linspace(*span[1], int(resolution))
-    x, y, mask = pad(h.x, h.y)
+    x, y, mask = pad(h.x, h.y, h.train_mask)
     grid = _grid_fn(h.model)(
         np.asarray(h.params[epoch], np.float64),
         np.asarray(i, np.int32),
@@ -250,7 +251,7 @@ def landscapes(
     name, settings = run_loss(h)
     xs = np.linspace(*span[0], int(resolution))
     ys = np.linspace(*span[1], int(resolution))
-    x, y, mask = pad(h.x, h.y)
+    x, y, mask = pad(h.x, h.y, h.train_mask)
     # Every epoch's map in one compiled call (lax.map over the epochs' parameters).
     grids = _grids_fn(h.model)(
         np.asarray(h.params[epochs], np.float64),
@@ -310,8 +311,9 @@ def _grid_fn(model: Model):
 def contributions(h: History, epoch: int = 0) -> np.ndarray:
     """Each point's share of the gradient at ``epoch``: (n, P), row i holding
     dL/dpred_i * dpred_i/dp (for L2 = sqrt(MSE) the chain rule's 1 / (2 L2) is in
-    dL/dpred_i), so that the rows add up to ``h.grads[epoch]``. For a curve model both
-    coordinates' terms of a point are added: its pull, wherever its error points.
+    dL/dpred_i), so that the rows add up to ``h.grads[epoch]``; 0 for a held-out point.
+    For a curve model both coordinates' terms of a point are added: its pull, wherever its
+    error points.
 
     Raises:
         ValueError: an epoch outside the run.
@@ -327,7 +329,7 @@ def contributions_at(h: History, epochs: Sequence[int]) -> np.ndarray:
     """
     epochs = [_epoch(h, e) for e in epochs]
     name, settings = run_loss(h)
-    x, y, mask = pad(h.x, h.y)
+    x, y, mask = pad(h.x, h.y, h.train_mask)
     terms = _terms_fn(h.model)(
         np.asarray(h.params[epochs], np.float64),
         x,
@@ -370,7 +372,7 @@ def grad_scales(h: History) -> np.ndarray:
     if last < 0:
         return np.zeros((0, h.model.n_params))
     name, settings = run_loss(h)
-    x, y, mask = pad(h.x, h.y)
+    x, y, mask = pad(h.x, h.y, h.train_mask)
     out = _scale_fn(h.model)(
         np.asarray(h.params[: last + 1], np.float64),
         x,
@@ -420,7 +422,7 @@ def slopes(
     along = np.asarray(along, np.int32)
     spans = np.asarray(spans, np.float64).reshape(len(along), 2)
     name, settings = run_loss(h)
-    x, y, mask = pad(h.x, h.y)
+    x, y, mask = pad(h.x, h.y, h.train_mask)
     grids = np.stack([np.linspace(lo, hi, int(points)) for lo, hi in spans])
     out = _slopes_fn(h.model)(
         np.asarray(h.params[epochs], np.float64),

@@ -21,6 +21,7 @@ from .train import History
 
 # The targets' and a single run's colours; compared runs take their loss's (Loss.color).
 COLORS = MappingProxyType({"targets": "#1f2937", "model": "#e4572e"})
+RUN_COLORS = ("#e4572e", "#2563eb", "#059669", "#7c3aed")  # compared runs, in order
 FONT = MappingProxyType(dict(family='"Source Sans", sans-serif', size=14))  # Streamlit's face
 DASHES = ("solid", "dash", "dot", "dashdot")  # compared runs stay apart where they overlap
 
@@ -101,14 +102,21 @@ def _labels(labels) -> tuple[str, str]:
     return plotly_text(labels[0]), plotly_text(labels[1])
 
 
-def _targets(x: np.ndarray, y: np.ndarray, labels=("x", "y")) -> dict:
+def _targets(x: np.ndarray, y: np.ndarray, labels=("x", "y"), held=None) -> dict:
+    """The target points; those in ``held`` ((n,) bool: held out of training) hollow."""
+    marker = dict(color=COLORS["targets"], size=7, opacity=0.8)
+    name = "targets"
+    if held is not None and np.any(held):
+        marker["symbol"] = ["circle-open" if h else "circle" for h in held]
+        marker["line"] = dict(width=2, color=COLORS["targets"])
+        name = "targets (hollow: held out)"
     return dict(
         type="scatter",
         mode="markers",
-        name="targets",
+        name=name,
         x=packed(x),
         y=packed(y),
-        marker=dict(color=COLORS["targets"], size=7, opacity=0.8),
+        marker=marker,
         hovertemplate=f"{labels[0]}=%{{x:.4g}}<br>{labels[1]}=%{{y:.4g}}<extra>target</extra>",
     )
 
@@ -124,9 +132,10 @@ def _curve_xy(points: np.ndarray) -> dict:
     return dict(x=packed(points[:, 0]), y=packed(points[:, 1]))
 
 
-def _outline_targets(y: np.ndarray) -> dict:
-    """An outline's points, in order and joined, closed (the last point is the first)."""
-    trace = _targets(y[:, 0], y[:, 1])
+def _outline_targets(y: np.ndarray, held=None) -> dict:
+    """An outline's points, in order and joined, closed (the last point is the first);
+    those in ``held`` hollow."""
+    trace = _targets(y[:, 0], y[:, 1], held=held)
     trace.update(mode="lines+markers", line=dict(color=COLORS["targets"], width=1))
     trace["hovertemplate"] = "x=%{x:.4g}<br>y=%{y:.4g}<extra>target</extra>"
     return trace
@@ -140,6 +149,40 @@ def _outline_axes(layout: dict, h: History, *curves: np.ndarray) -> None:
         range=y_range(h.y[:, 1], *(c[..., 1] for c in curves)), scaleanchor="x", scaleratio=1
     )
     layout["xaxis"]["autorange"] = layout["yaxis"]["autorange"] = False
+
+
+def val_loss_traces(h: History, colour: str, panel: int = 0) -> list[dict]:
+    """The loss on the held-out points by epoch (dotted) and its lowest epoch (a star), in
+    loss panel ``panel``; [] for a run without held-out points."""
+    if h.val_loss is None or not np.isfinite(h.val_loss).any():
+        return []
+    ax = "" if panel == 0 else str(panel + 1)
+    k = np.arange(len(h.val_loss))
+    best = int(np.nanargmin(h.val_loss))
+    common = dict(type="scatter", xaxis=f"x{ax}", yaxis=f"y{ax}", showlegend=False)
+    return [
+        dict(
+            common,
+            mode="lines",
+            name="held out",
+            x=packed(k),
+            y=packed(h.val_loss),
+            line=dict(color=colour, width=2, dash="dot"),
+            hovertemplate="epoch %{x}<br>held-out loss %{y:.5g}<extra>held out</extra>",
+        ),
+        dict(
+            common,
+            mode="markers+text",
+            name="lowest held-out loss",
+            x=[best],
+            y=[float(h.val_loss[best])],
+            text=[f"lowest held-out loss (epoch {best})"],
+            textposition="top right",
+            textfont=dict(size=11, color=colour),
+            marker=dict(color=colour, size=12, symbol="star"),
+            hovertemplate="epoch %{x}: the lowest held-out loss, %{y:.5g}<extra></extra>",
+        ),
+    ]
 
 
 def epoch_title(h: History, epoch: int) -> str:
@@ -249,7 +292,7 @@ def fit_figure(h: History, labels=("x", "y"), frame_ms: int = 60) -> dict:
         ]
         layout["margin"]["b"] = 130
         layout["height"] = 500
-    targets = _outline_targets(h.y) if outline else _targets(h.x, h.y, labels)
+    targets = _outline_targets(h.y, h.val_mask) if outline else _targets(h.x, h.y, labels)
     return dict(data=[targets, curve], layout=layout, frames=frames)
 
 
@@ -382,7 +425,8 @@ def player_fit_figure(runs: list[tuple[str, str, History]], labels=("x", "y")) -
     layout["autosize"] = True
     layout["margin"] = dict(l=56, r=12, t=34, b=48)
     layout["legend"] = dict(orientation="h", yanchor="bottom", y=1.01, xanchor="left", x=0.0)
-    return dict(data=[_targets(first.x, first.y, labels), *curves], layout=layout)
+    targets = _targets(first.x, first.y, labels, first.val_mask)
+    return dict(data=[targets, *curves], layout=layout)
 
 
 def _player_outline_figure(runs: list[tuple[str, str, History]]) -> dict:
@@ -410,15 +454,19 @@ def _player_outline_figure(runs: list[tuple[str, str, History]]) -> dict:
     layout["autosize"] = True
     layout["margin"] = dict(l=56, r=12, t=34, b=48)
     layout["legend"] = dict(orientation="h", yanchor="bottom", y=1.01, xanchor="left", x=0.0)
-    return dict(data=[_outline_targets(first.y), *curves], layout=layout)
+    return dict(data=[_outline_targets(first.y, first.val_mask), *curves], layout=layout)
 
 
-def loss_ranges(loss: np.ndarray, floor: float | None = None) -> dict:
+def loss_ranges(loss: np.ndarray, floor: float | None = None, also=None) -> dict:
     """The loss chart's axis ranges: x over the epochs, y from 0 (linear) or over the
     positive losses (log, in decades), so that switching scales or runs never autoranges;
-    a positive ``floor`` (the best possible loss) is kept in view."""
+    a positive ``floor`` (the best possible loss) and the values ``also`` (the held-out
+    loss) are kept in view."""
     loss = np.asarray(loss, float)
     last = max(len(loss) - 1, 1)
+    if also is not None:
+        also = np.asarray(also, float)
+        loss = np.concatenate([loss, also[np.isfinite(also)]])
     top = float(loss.max()) if loss.size else 1.0
     positive = loss[loss > 0]
     if floor is not None and floor > 0 and positive.size:
@@ -451,7 +499,7 @@ def player_loss_figure(runs: list[tuple[str, str, History]], log: bool = False) 
     for i, (name, colour, h) in enumerate(runs):
         ax = "" if i == 0 else str(i + 1)
         x0 = i * (width + gap)
-        rng = loss_ranges(h.loss)
+        rng = loss_ranges(h.loss, also=h.val_loss)
         # One "epoch" title under the panels, and few ticks, so narrow panels stay legible.
         layout[f"xaxis{ax}"] = dict(
             _axis("epoch" if i == (n - 1) // 2 else "", rng["x"]),

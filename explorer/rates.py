@@ -92,7 +92,7 @@ def engine_args(spec: RunSpec):
         epochs=np.int32(v["epochs"]),
         seed=np.uint32(v["seed"]),
     )
-    x, y, mask = pad(spec.data.x, spec.data.y)
+    x, y, mask = pad(spec.data.x, spec.data.y, ~spec.held_out)  # the training points
     return x, y, mask, np.asarray(start(spec), np.float64), _traced(hyper), choice
 
 
@@ -183,10 +183,11 @@ def limit_of(spec: RunSpec) -> float | None:
         return None
     if not model.linear:
         return None
-    design = np.asarray(model.family.features(spec.data.x, **dict(model.size)), np.float64)
+    x = spec.data.x[~spec.held_out]  # the training points
+    design = np.asarray(model.family.features(x, **dict(model.size)), np.float64)
     # λmax((2/n) XᵀX) = (2/n) σmax(X)², from the singular values (no XᵀX formed).
     top = np.linalg.svd(design, compute_uv=False)[0]
-    return float(2 / (2 / spec.data.n * top**2))
+    return float(2 / (2 / x.size * top**2))
 
 
 __all__ = ["DEFAULT_LRS", "Sweep", "engine_args", "limit_of", "stability_limit", "sweep"]

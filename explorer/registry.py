@@ -14,7 +14,18 @@ from .data import PRESETS
 from .losses import LOSS_SETTINGS, LOSSES
 from .models import MODELS, SIZE_SETTINGS
 from .optim import OPTIMIZER_SETTINGS, OPTIMIZERS
-from .settings import BATCH_SIZE, EPOCHS, LR, NOISE, OUTLIERS, POINTS, SEED, Setting, registry
+from .settings import (
+    BATCH_SIZE,
+    EPOCHS,
+    LR,
+    NOISE,
+    OUTLIERS,
+    POINTS,
+    SEED,
+    VALIDATION,
+    Setting,
+    registry,
+)
 
 DEFAULT_PRESET = "fastai-quadratic"
 
@@ -49,6 +60,7 @@ SETTINGS: Mapping[str, Setting] = registry(
         NOISE,
         OUTLIERS,
         SEED,
+        VALIDATION,
         MODEL,
         *SIZE_SETTINGS,
         LOSS,

@@ -107,6 +107,27 @@ class Setting:
             raise ValueError(f"{self.name} must be {self.bounds_text(cap)}, not {_show(value)}")
         return int(value) if self.whole else float(value)
 
+    def parse(self, value, high: float | None = None):
+        """``check`` of a value that may be text (the command line's ``--values 0.1,0.01``,
+        ``--then lr=0.001``): a number setting reads ``"0.1"`` as 0.1, a setting that may
+        be None reads its ``none_label`` (``"all"``) as None; anything else as ``check``."""
+        if not isinstance(value, str):
+            return self.check(value, high=high)
+        text = value.strip()
+        if self.none_label is not None and text == self.none_label:
+            return None
+        if self.choices:
+            return self.check(text)
+        try:
+            number = float(text)
+        except ValueError:
+            raise ValueError(
+                f"{self.name} must be {self.bounds_text(high)}, not {value!r}"
+            ) from None
+        if self.whole and number.is_integer():
+            number = int(number)
+        return self.check(number, high=high)
+
 
 def _g(v) -> str:
     return str(int(v)) if float(v) == int(v) else f"{v:g}"
@@ -187,7 +208,8 @@ SEED = Setting(
     "seed",
     "Seed",
     42,
-    "Seeds the noise, the outliers, the random start and the mini-batch shuffle.",
+    "Seeds the noise, the outliers, the random start, the mini-batch shuffle and the "
+    "held-out points.",
     low=0,
     high=2**32 - 1,
     whole=True,
@@ -225,5 +247,15 @@ BATCH_SIZE = Setting(
     link="batch",
     none_label="all",
 )
-DATA_SETTINGS: tuple[Setting, ...] = (POINTS, NOISE, OUTLIERS, SEED)
+VALIDATION = Setting(
+    "validation",
+    "Held-out share",
+    0.0,
+    "Share of the points held out of training (drawn with the seed), to see how the fit "
+    "does on points it never learned from.",
+    low=0,
+    high=0.5,
+    ui=(0.0, 0.5, 0.05),
+)
+DATA_SETTINGS: tuple[Setting, ...] = (POINTS, NOISE, OUTLIERS, SEED, VALIDATION)
 TRAIN_SETTINGS: tuple[Setting, ...] = (LR, EPOCHS, BATCH_SIZE)

@@ -66,10 +66,14 @@ class History:
             holds t and y is (n, 2), the points' x and y.
         params: (K, P) parameters, columns named by ``param_names``.
         loss: (K,) the training loss at ``params[k]``.
-        grads: (K, P) gradient of the loss at ``params[k]`` (over all the data).
+        grads: (K, P) gradient of the loss at ``params[k]`` (over the training points).
         diverged_at: first epoch whose loss, parameters or gradient is not finite, or None.
         config: the settings of the run (JSON-serialisable).
         epochs: the epochs asked for (the history stops early when the run diverges).
+        val_mask: (n,) bool, True for the points held out of training (the ``validation``
+            setting); all False when none are. ``loss`` and ``grads`` are over the others.
+        val_loss: (K,) the same loss on the held-out points at ``params[k]``, or None when
+            no point is held out.
         frame_epochs: (F,) epochs that have an animation frame (F <= MAX_FRAMES).
         grid: (G,) x values of the drawn curves; for a curve model, t from 0 to 1
             (``Model.curve_grid``: GRID values and the model's corners).
@@ -86,6 +90,23 @@ class History:
     diverged_at: int | None
     config: dict
     epochs: int
+    val_mask: np.ndarray | None = None
+    val_loss: np.ndarray | None = None
+
+    def __post_init__(self):
+        if self.val_mask is None:
+            mask = np.zeros(len(self.x), bool)
+        else:
+            mask = np.array(self.val_mask, bool).reshape(-1)
+            if mask.shape != (len(self.x),):
+                raise ValueError(f"val_mask has {mask.size} entries for {len(self.x)} points")
+        mask.flags.writeable = False
+        object.__setattr__(self, "val_mask", mask)
+
+    @property
+    def train_mask(self) -> np.ndarray:
+        """(n,) bool: the points the run trained on (every point not held out)."""
+        return ~self.val_mask
 
     # The animation's frames are computed on first use (the player, the exported
     # animation), not by ``train``: a run that is never drawn (the command line, the API,
@@ -146,19 +167,23 @@ class History:
         return np.asarray(_predict_fn(self.model)(self.params[epoch], jnp.asarray(x, jnp.float64)))
 
     def to_dict(self) -> dict:
-        """The JSON schema of ``python -m explorer fit --json``. For an outline, ``x``
-        holds t, ``y`` the targets as [x, y] pairs, and ``curve`` the last epoch's curve:
-        ``{"t": [...], "points": [[x, y], ...]}`` on ``grid``."""
+        """The JSON schema of ``python -m explorer fit --json``; a run with held-out points
+        adds ``held_out`` (their indices) and each epoch's ``val_loss`` (null where it
+        overflows). For an outline, ``x`` holds t, ``y`` the targets as [x, y] pairs, and
+        ``curve`` the last epoch's curve: ``{"t": [...], "points": [[x, y], ...]}`` on
+        ``grid``."""
         rows = []
         for k in range(len(self.loss)):
-            rows.append(
-                {
-                    "epoch": k,
-                    "loss": float(self.loss[k]),
-                    "params": _named_lists(self.model, self.params[k]),
-                    "grads": _named_lists(self.model, self.grads[k]),
-                }
-            )
+            row = {
+                "epoch": k,
+                "loss": float(self.loss[k]),
+                "params": _named_lists(self.model, self.params[k]),
+                "grads": _named_lists(self.model, self.grads[k]),
+            }
+            if self.val_loss is not None:
+                v = float(self.val_loss[k])
+                row["val_loss"] = v if np.isfinite(v) else None
+            rows.append(row)
         out = {
             "config": self.config,
             "x": self.x.tolist(),
@@ -168,6 +193,8 @@ class History:
             "history": rows,
             "diverged_at": self.diverged_at,
         }
+        if self.val_loss is not None:
+            out["held_out"] = np.flatnonzero(self.val_mask).tolist()
         if self.model.outputs == 2:
             last = [] if self.last_epoch < 0 else self.predict(self.last_epoch, self.grid)
             points = np.asarray(last, np.float64).tolist()
@@ -272,14 +299,17 @@ def evaluate(
     return Evaluation(float(value), np.asarray(grad), metrics, np.asarray(scale))
 
 
-def pad(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """x, y padded with zeros to ``bucket_size(n)``, and the 0/1 mask of the real points
-    (y may be (n, 2), an outline's points: padded to (size, 2))."""
+def pad(
+    x: np.ndarray, y: np.ndarray, keep: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """x, y padded with zeros to ``bucket_size(n)``, and the 0/1 mask of the real points;
+    ``keep`` (n,) bool leaves out the points it marks False (held-out points) as well.
+    y may be (n, 2), an outline's points: padded to (size, 2)."""
     n = len(x)
     size = bucket_size(n)
     xp, mask = np.zeros(size, np.float64), np.zeros(size, np.float64)
     yp = np.zeros((size, *np.shape(y)[1:]), np.float64)
-    xp[:n], yp[:n], mask[:n] = x, y, 1.0
+    xp[:n], yp[:n], mask[:n] = x, y, 1.0 if keep is None else keep
     return xp, yp, mask
 
 
@@ -453,6 +483,9 @@ def _history(
     value_and_grad = jax.value_and_grad(loss_at)
     epochs = choice["epochs"]
     key = jax.random.PRNGKey(choice["seed"])
+    # A run that continues another from its epoch k (``explorer.branch``) draws the
+    # shuffles that run would have drawn from epoch k on.
+    offset = choice.get("first_epoch", 0)
     n = jnp.sum(mask)
     if optimizer is None:
         states0 = init_states(hyper, p0)
@@ -471,7 +504,7 @@ def _history(
     def minibatch_epoch(p, states, k):
         # Real points first, in a fresh random order each epoch; padding last.
         order = jnp.argsort(
-            jax.random.uniform(jax.random.fold_in(key, k), mask.shape) + 2 * (1 - mask)
+            jax.random.uniform(jax.random.fold_in(key, k + offset), mask.shape) + 2 * (1 - mask)
         )
         order = jnp.concatenate([order, jnp.zeros(batch_size, order.dtype)])
         n_batches = jnp.ceil(n / batch_size).astype(jnp.int32)
@@ -564,6 +597,8 @@ def train(
     batch_size: int | None = None,
     seed: int = SEED.default,
     config: dict | None = None,
+    val_mask: np.ndarray | None = None,
+    first_epoch: int = 0,
     **settings,
 ) -> History:
     """Run gradient descent and return its whole history.
@@ -582,6 +617,12 @@ def train(
         **settings: the losses' and optimizers' own settings by name (``momentum``,
             ``beta1``, ``beta2``, ``huber_delta``); unset ones take their defaults.
         config: what to record as the run's settings (defaults to these arguments).
+        val_mask: (n,) bool, the points held out of training (None: none). The engine
+            trains on the others through its mask (no recompile) and ``History.val_loss``
+            measures the same loss on these at every epoch.
+        first_epoch: the epoch this run's epoch 0 stands for in the mini-batch shuffle:
+            a run continuing another from its epoch k (``explorer.branch``) passes k and
+            draws the shuffles that run would have drawn from there.
 
     Returns:
         The History.
@@ -592,13 +633,26 @@ def train(
     hyper = settings_values(HYPER_SETTINGS, {**settings, "lr": lr})
     epochs = EPOCHS.check(epochs)
     seed = SEED.check(seed)
-    n = data.n
+    if val_mask is not None:
+        val_mask = np.asarray(val_mask, bool).reshape(-1)
+        if val_mask.shape != (data.n,):
+            raise ValueError(f"val_mask has {val_mask.size} entries for {data.n} points")
+        if val_mask.all():
+            raise ValueError("val_mask holds out every point: none is left to train on")
+        if not val_mask.any():
+            val_mask = None
+    if isinstance(first_epoch, bool) or int(first_epoch) != first_epoch:
+        raise ValueError("first_epoch must be a whole number")
+    if not 0 <= first_epoch <= 2**30:  # k + first_epoch stays an int32 in the engine
+        raise ValueError("first_epoch must be from 0 to 2**30")
+    first_epoch = int(first_epoch)
+    n = data.n if val_mask is None else int(np.sum(~val_mask))  # the training points
     if batch_size is not None:
         if isinstance(batch_size, bool) or int(batch_size) != batch_size or batch_size < 1:
             raise ValueError("batch size must be a whole number >= 1")
         batch_size = None if batch_size >= n else int(batch_size)
     check_outputs(data, model)
-    x, y, mask = pad(data.x, data.y)
+    x, y, mask = pad(data.x, data.y, None if val_mask is None else ~val_mask)
     p0 = np.asarray(p0, np.float64)
     if p0.shape != (model.n_params,):
         raise ValueError(f"{model.name} takes {model.n_params} parameters, got shape {p0.shape}")
@@ -607,6 +661,7 @@ def train(
         branch=np.int32(branch_index(loss, optimizer)),
         epochs=np.int32(epochs),
         seed=np.uint32(seed),
+        first_epoch=np.int32(first_epoch),
     )
     out = engine(model, batch_size, x.size)(x, y, mask, p0, _traced(hyper), choice)
     k = int(epochs) + 1
@@ -628,7 +683,12 @@ def train(
             seed=seed,
             **hyper,
         )
-    for arr in (hist_p, hist_l, hist_g):
+    val_loss = None
+    if val_mask is not None:
+        val_loss = held_out_loss(
+            model, hist_p, data.x[val_mask], data.y[val_mask], loss, **_loss_settings(hyper)
+        )
+    for arr in (hist_p, hist_l, hist_g, *(() if val_loss is None else (val_loss,))):
         arr.flags.writeable = False  # the app shares one History between sessions
     return History(
         model=model,
@@ -640,6 +700,8 @@ def train(
         diverged_at=diverged_at,
         config=config,
         epochs=int(epochs),
+        val_mask=val_mask,
+        val_loss=val_loss,
     )
 
 
@@ -664,6 +726,54 @@ def check_outputs(data: Dataset, model: Model) -> None:
 def curve_models() -> list[str]:
     """The models that draw a curve in the plane (two outputs), in registry order."""
     return [name for name, f in MODELS.items() if f.outputs == 2]
+
+
+def _loss_settings(hyper: dict) -> dict:
+    return {s.name: hyper[s.name] for s in LOSS_SETTINGS}
+
+
+def held_out_loss(
+    model: Model, params: np.ndarray, x: np.ndarray, y: np.ndarray, loss: str, **settings
+) -> np.ndarray:
+    """The loss ``loss`` at each row of ``params`` (K, P) on the points (x, y), in float64:
+    a run's loss on its held-out points at every epoch.
+
+    One compiled call per model structure, bucket of points and bucket of rows (powers of
+    two from 64): the rows are mapped over in batches (vmapped within a batch, so an MLP's
+    hidden layer for all the points of every row in a batch stays within about 2**22
+    numbers); the loss and its settings are traced.
+
+    Returns:
+        (K,) float64.
+    """
+    params = np.asarray(params, np.float64)
+    k = params.shape[0]
+    if k == 0:
+        return np.zeros(0, np.float64)
+    rows = max(64, 1 << (k - 1).bit_length())
+    idx = np.minimum(np.arange(rows), k - 1)  # padded with the last row
+    xp, yp, mask = pad(np.asarray(x, np.float64), np.asarray(y, np.float64))
+    out = _held_out_fn(model)(
+        params[idx],
+        xp,
+        yp,
+        mask,
+        np.int32(loss_index(loss)),
+        _traced(settings_values(LOSS_SETTINGS, settings)),
+    )
+    return np.asarray(out)[:k].copy()
+
+
+@functools.lru_cache(maxsize=32)
+def _held_out_fn(model: Model):
+    def losses(ps, x, y, mask, loss_idx, hyper):
+        def one(p):
+            return switch_loss(loss_idx, model.predict(p, x) - y, mask, hyper)
+
+        batch = int(min(ps.shape[0], max(1, 2**22 // (x.shape[0] * ps.shape[1]))))
+        return lax.map(one, ps, batch_size=batch)
+
+    return jax.jit(losses)
 
 
 def _traced(values: dict) -> dict:

@@ -211,7 +211,7 @@ def test_diverging_learning_rate_shows_the_message():
 
 
 def test_compare_shows_one_run_per_chosen_loss_on_one_timeline():
-    at = run(new_app(view="Compare losses"))
+    at = run(new_app(view="Compare"))
     data = player(at, "compare_player")
     assert [r["name"] for r in data["runs"]] == ["L1", "L2"]
     assert [t["name"] for t in data["fit"]["data"]] == ["targets", "L1", "L2"]
@@ -231,7 +231,7 @@ def test_compare_shows_one_run_per_chosen_loss_on_one_timeline():
 
 
 def test_compare_with_outliers_separates_l1_and_l2():
-    at = run(new_app(view="Compare losses", outliers="3", epochs="1000"))
+    at = run(new_app(view="Compare", outliers="3", epochs="1000"))
     table = at.dataframe[0].value
     a_l1, a_l2 = (float(v) for v in table["a"][:2])
     h1 = fit(preset="fastai-quadratic", outliers=3, loss="l1", epochs=1000)
@@ -243,11 +243,11 @@ def test_compare_with_outliers_separates_l1_and_l2():
 def test_compare_table_holds_every_metric_at_the_final_parameters():
     # The lesson's run (start 1.1, lr 0.01, 10 epochs) trained on each loss in NumPy; every
     # metric of the table is the textbook formula at that run's final parameters.
-    at = run(new_app(view="Compare losses"))
+    at = run(new_app(view="Compare"))
     at.multiselect(key="compare").set_value(["l1", "l2", "mse", "huber"])
     run(at)
     table = at.dataframe[0].value
-    columns = ["trained on", "epochs", "L1", "L2", "MSE", "Huber (δ = 1)", "a", "b", "c"]
+    columns = ["run", "trained on", "epochs", "L1", "L2", "MSE", "Huber (δ = 1)", "a", "b", "c"]
     assert list(table.columns) == columns
     x, y = lesson_points()
     for i, loss in enumerate(["l1", "l2", "mse", "huber"]):
@@ -266,8 +266,43 @@ def test_compare_table_holds_every_metric_at_the_final_parameters():
             assert abs(row[column] - np_loss(metric, e_start)) > 1e-3  # not the start's
 
 
+def test_compare_varies_the_learning_rate_and_marks_the_best_run():
+    # Three rates of the lesson's run (start 1.1, L1, 10 epochs), each against NumPy SGD;
+    # the best is the lowest final L1, found here from NumPy's numbers.
+    at = run(new_app(view="Compare", vary="Learning rate"))
+    at.multiselect(key="compare_lr").set_value([0.001, 0.01, 0.03])
+    run(at)
+    table = at.dataframe[0].value
+    x, y = lesson_points()
+    finals = []
+    for i, lr in enumerate([0.001, 0.01, 0.03]):
+        path = np_sgd("l1", "quadratic", [1.1, 1.1, 1.1], x, y, lr=lr, epochs=10)
+        np.testing.assert_allclose(
+            table.iloc[i][["a", "b", "c"]].astype(float), path[-1], rtol=1e-9
+        )
+        finals.append(np_loss("l1", features("quadratic", x) @ path[-1] - y))
+        assert table.iloc[i]["L1"] == pytest.approx(finals[-1], rel=1e-9)
+    best = int(np.argmin(finals))
+    assert [r.endswith("★") for r in table["run"]] == [i == best for i in range(3)]
+    # The sidebar's learning rate is what varies: greyed, and saying so.
+    assert at.select_slider(key="lr").disabled
+    assert any("Compare varies this" in c.value for c in at.sidebar.caption)
+    # Each run on the player is that run: the same losses as fit with its rate.
+    data = player(at, "compare_player")
+    for r, lr in zip(data["runs"], [0.001, 0.01, 0.03], strict=True):
+        h = fit(preset="fastai-quadratic", loss="l1", lr=lr, epochs=10)
+        assert same(r["loss"], h.loss)
+
+
+def test_compare_refuses_values_that_change_nothing():
+    at = run(new_app(view="Compare", vary="Batch size", points="4"))
+    at.multiselect(key="compare_batch").set_value([None, 4])
+    run(at)
+    assert any("cannot be compared" in w.value for w in at.warning)
+
+
 def test_compare_tip_buttons_add_outliers_and_epochs():
-    at = run(new_app(view="Compare losses"))
+    at = run(new_app(view="Compare"))
     at.button(key="add_outliers").click()
     run(at)
     assert at.slider(key="outliers").value == 3
@@ -578,7 +613,7 @@ def test_rounding_residuals_under_l1_get_the_note_from_the_start():
 
 
 def test_the_header_speaks_of_watching_only_where_a_player_plays():
-    for view, has_player in (("Train", True), ("Compare losses", True), ("Fit by hand", False)):
+    for view, has_player in (("Train", True), ("Compare", True), ("Fit by hand", False)):
         at = run(new_app(view=view))
         words = " ".join(c.value for c in at.caption).lower()
         assert ("watch" in words) == has_player, (view, words)

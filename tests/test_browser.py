@@ -19,7 +19,7 @@ from browser_tools import (
     ARTIFACTS,
     CHROMIUM,
     CHROMIUM_ARGS,
-    LOSS_NAMES,
+    LOSS_LABELS,
     require_browser,
     streamlit_server,
 )
@@ -392,7 +392,7 @@ def test_log_scale_goes_into_the_link(page):
 
 
 def test_compare_scrubs_every_run_on_one_timeline(open_page):
-    pg = open_page("?view=Compare+losses&outliers=3&epochs=1000")
+    pg = open_page("?view=Compare&outliers=3&epochs=1000")
     pg.keyboard.press("End")
     snap = snapshot(pg)
     runs = {r[0]: r for r in snap["rows"]}
@@ -429,7 +429,8 @@ LAYOUT = """() => {
   for (const el of [document.documentElement, main]) {
     if (el.scrollWidth > el.clientWidth + 1) problems.push(`horizontal scroll: ${el.scrollWidth} > ${el.clientWidth}`);
   }
-  const visible = (e) => { const r = e.getBoundingClientRect(); return r.width > 0 && r.height > 0 && getComputedStyle(e).visibility !== 'hidden'; };
+  // On screen: a folded sidebar's buttons sit squeezed left of it, where nobody sees them.
+  const visible = (e) => { const r = e.getBoundingClientRect(); return r.width > 0 && r.height > 0 && r.right > 0 && getComputedStyle(e).visibility !== 'hidden'; };
   for (const b of document.querySelectorAll('.gx button, [data-testid=stButton] button, [data-testid=stDownloadButton] button')) {
     if (visible(b) && b.scrollWidth > b.clientWidth + 1) problems.push(`cut button: ${b.textContent.trim()}`);
   }
@@ -618,17 +619,87 @@ def test_choosing_a_dot_on_the_sweep_trains_at_its_rate(open_page):
     no_exception(pg)
 
 
+PLOT_POINT = """([sel, fx, fy]) => {
+  const gd = document.querySelector(sel);
+  const L = gd._fullLayout, box = gd.getBoundingClientRect();
+  return {px: box.left + L.xaxis._offset + fx * L.xaxis._length,
+          py: box.top + L.yaxis._offset + fy * L.yaxis._length,
+          x: L.xaxis.p2l(fx * L.xaxis._length), y: L.yaxis.p2l(fy * L.yaxis._length),
+          // two pixels in data units: where a mouse click lands, to the pixel
+          dx: 2 * Math.abs(L.xaxis.p2l(1) - L.xaxis.p2l(0)),
+          dy: 2 * Math.abs(L.yaxis.p2l(1) - L.yaxis.p2l(0))};
+}"""
+
+
+def _points(pg) -> list[tuple[float, float]]:
+    text = pg.evaluate("() => new URLSearchParams(location.search).get('pts')") or ""
+    return [tuple(float(v) for v in p.split("_")) for p in text.split("~") if p]
+
+
+def test_drawing_points_by_clicking_fits_them_and_fills_the_link(open_page):
+    pg = open_page("?preset=Draw+your+own&pts=", player=False)
+    # An empty canvas: two clicks make two points, and the player takes over.
+    for fx, fy in ((0.2, 0.8), (0.7, 0.3)):
+        p = pg.evaluate(PLOT_POINT, ["[data-testid=stPlotlyChart] .js-plotly-plot", fx, fy])
+        n = len(_points(pg))
+        pg.mouse.click(p["px"], p["py"])
+        pg.wait_for_function(
+            f"() => (new URLSearchParams(location.search).get('pts') || '').split('~').filter(Boolean).length === {n + 1}",
+            timeout=60_000,
+        )
+        pg.wait_for_selector(IDLE, timeout=60_000)
+    # Where the clicks landed, to the canvas's grid (0.25 apart: the nearest of its points).
+    assert np.allclose(_points(pg), [(2.0, 2.0), (7.0, 7.0)], atol=0.25)
+    settle(pg)
+    # On the fit chart, a click adds a point where it lands (4 significant digits)...
+    p = pg.evaluate(PLOT_POINT, [".gx-fit", 0.5, 0.9])
+    pg.mouse.click(p["px"], p["py"])
+    pg.wait_for_function(
+        "() => (new URLSearchParams(location.search).get('pts') || '').split('~').length === 3",
+        timeout=60_000,
+    )
+    settle(pg)
+    added = _points(pg)[2]
+    assert abs(added[0] - p["x"]) <= p["dx"] and abs(added[1] - p["y"]) <= p["dy"]
+    # ... and the run is fitted to the three points: the fit chart shows them.
+    shown = pg.evaluate("() => Array.from(document.querySelector('.gx-fit')._fullData[0].x)")
+    assert len(shown) == 3
+    shot(pg, "draw-three-points")
+    # A click on a point removes it.
+    first = _points(pg)[0]
+    p = pg.evaluate(
+        """() => { const gd = document.querySelector('.gx-fit'), L = gd._fullLayout,
+           box = gd.getBoundingClientRect(), t = gd._fullData[0];
+           return {px: box.left + L.xaxis._offset + L.xaxis.l2p(t.x[0]),
+                   py: box.top + L.yaxis._offset + L.yaxis.l2p(t.y[0])}; }"""
+    )
+    pg.mouse.click(p["px"], p["py"])
+    pg.wait_for_function(
+        "() => (new URLSearchParams(location.search).get('pts') || '').split('~').length === 2",
+        timeout=60_000,
+    )
+    settle(pg)
+    assert len(_points(pg)) == 2 and first not in _points(pg)
+    no_exception(pg)
+
+
 @pytest.mark.parametrize("size", list(SIZES), ids=list(SIZES))
 @pytest.mark.parametrize(
-    "view", ["Train", "Compare+losses", "Train-big", "present"], ids=lambda v: v.split("+")[0]
+    "view",
+    ["Train", "Compare", "Train-big", "present", "draw", "branch", "held-out", "race"],
+    ids=lambda v: v.split("+")[0],
 )
 def test_every_screen_size_is_clean(open_page, size, view):
     query = {
         "Train": "?lr=10&sweep=true",
-        "Compare+losses": "?view=Compare+losses&"
-        + "&".join(f"compare={quote_plus(label)}" for label in LOSS_NAMES.values()),
+        "Compare": "?view=Compare&"
+        + "&".join(f"compare={quote_plus(label)}" for label in LOSS_LABELS.values()),
         "Train-big": "?preset=sine&opt=Adam&epochs=1000",
         "present": "?present=1",
+        "draw": "?preset=Draw+your+own&pts=0_1~1_3~2_5.5~3_6.75~4_9",
+        "branch": "?preset=line&loss=MSE&lr=0.05&epochs=50&branch=true&branch_at=15&then_lr=0.001",
+        "held-out": "?preset=overfit&validation=0.25",
+        "race": "?view=Compare&vary=Optimizer&epochs=100",
     }[view]
     pg = open_page(query, SIZES[size])
     pg.locator(".gx-btn[data-action=step]").click()
@@ -638,6 +709,8 @@ def test_every_screen_size_is_clean(open_page, size, view):
     pg.screenshot(path=str(ARTIFACTS / f"{name}-screen.png"))
     shot(pg, name)
     assert problems == [], problems
+    # Every value in the link was taken as written (no note that one was not).
+    assert pg.get_by_text("could not be used as written").count() == 0
     if view == "present":
         assert pg.locator(".gx.gx-present").count() == 1
         assert pg.locator("[data-testid=stSidebar][data-collapsed=true]").count() == 1

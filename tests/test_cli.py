@@ -185,10 +185,12 @@ def test_compare_table_has_a_row_per_loss(capsys):
     assert code == 0, err
     lines = out.strip().splitlines()
     assert lines[0].split()[:2] == ["trained", "on"]
-    assert [line.split()[0] for line in lines[1:]] == ["l1", "l2"]
+    assert [line.split()[0] for line in lines[1:-1]] == ["l1", "l2"]
+    # The last line names the best run by the first loss (explorer.Comparison.best).
+    assert lines[-1].startswith("best: ") and "lowest final l1 on the training points" in lines[-1]
     code, out, err = run_cli(["compare", "--losses", "l1,l2,mse,huber", "--epochs", "5"], capsys)
     assert code == 0, err
-    assert [line.split()[0] for line in out.strip().splitlines()[1:]] == [
+    assert [line.split()[0] for line in out.strip().splitlines()[1:-1]] == [
         "l1",
         "l2",
         "mse",
@@ -245,7 +247,12 @@ def test_compare_table_when_the_first_run_is_not_finite_even_at_the_start(capsys
     assert l1[:2] == ["l1", "3"]
     h = fit(loss="l1", init={"a": 1e160}, epochs=3)
     np.testing.assert_allclose([float(v) for v in l1[-3:]], h.params[-1], rtol=1e-4)
-    assert len(lines) == 4
+    # mse, the first loss, is not finite for either run: l1's is about 1e320.
+    assert (
+        lines[4]
+        == "best: none (lowest final mse on the training points: every run diverged or is not finite)"
+    )
+    assert len(lines) == 5
     assert "last finite epoch" not in out
 
 

@@ -54,6 +54,7 @@ CLEAN = {
     "sine": np.sin,
     "abs": np.abs,
     "bathtub": lambda x: np.where(np.abs(x) > 1, 2 * (np.abs(x) - 1), 0.0),
+    "overfit": np.exp,
 }
 SPAN = {
     "fastai-quadratic": (-2, 2),
@@ -61,6 +62,7 @@ SPAN = {
     "sine": (-np.pi, np.pi),
     "abs": (-2, 2),
     "bathtub": (-2.5, 2.5),
+    "overfit": (-1, 1),
 }
 OWN = {  # (points, noise)
     "fastai-quadratic": (20, 1.5),
@@ -69,6 +71,7 @@ OWN = {  # (points, noise)
     "sine": (50, 0.1),
     "abs": (30, 0.1),
     "bathtub": (40, 0.1),
+    "overfit": (12, 0.3),
 }
 
 

@@ -61,6 +61,8 @@ def test_the_readme_has_the_examples_these_tests_run():
     assert [command.split()[:4] for command, _ in CONSOLE_EXAMPLES] == [
         ["python", "-m", "explorer", "fit"],
         ["python", "-m", "explorer", "compare"],
+        ["python", "-m", "explorer", "fit"],
+        ["python", "-m", "explorer", "compare"],
         ["python", "-m", "explorer", "sweep"],
         ["python", "-m", "explorer", "lr-find"],
         ["python", "-m", "explorer", "landscape"],

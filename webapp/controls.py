@@ -13,19 +13,38 @@ from types import MappingProxyType
 import streamlit as st
 
 from explorer import LOSSES, MODELS, OPTIMIZERS, PRESETS, DataError, Dataset, make_preset
-from explorer.csvdata import LIMITS_TEXT, parse_csv
+from explorer.csvdata import (
+    LIMITS_TEXT,
+    MAX_DRAWN,
+    drawn_dataset,
+    parse_csv,
+    parse_points,
+    points_text,
+)
 from explorer.data import clean_text
+from explorer.losses import LOSS_SETTINGS
+from explorer.optim import OPTIMIZER_SETTINGS
 from explorer.registry import DEFAULT_PRESET, PRESET, SETTINGS, suggested
 from explorer.settings import Setting
+from explorer.suggest import Suggestion, suggest
 
 from .player import force_epoch
 
 CSV = "csv"
 CSV_LABEL = "CSV upload"
+DRAW = "draw"
+DRAW_LABEL = "Draw your own"
+SOURCE_LABELS = MappingProxyType({CSV: CSV_LABEL, DRAW: DRAW_LABEL})
+POINTS_LINK = "pts"  # drawn points in the link: csvdata.points_text
 # A slider of more stops than this is a number box instead (the seed).
 MAX_SLIDER_STOPS = 100_000
 START_LABELS = MappingProxyType(
-    {"preset": "preset values", "random": "random", "hand": "fit by hand"}
+    {
+        "preset": "preset values",
+        "suggested": "suggested values",
+        "random": "random",
+        "hand": "fit by hand",
+    }
 )
 # How a choice is shown (and so written in the link: Streamlit binds the shown option).
 CHOICE_LABELS = MappingProxyType(
@@ -42,8 +61,9 @@ class Choices:
     """What the sidebar says to run.
 
     Attributes:
-        preset: the preset, or None for a CSV file.
-        dataset: the CSV's points (None for a preset, which ``resolve`` draws).
+        preset: the preset, or None for your own points (a CSV file, drawn points).
+        dataset: your own points (None for a preset, which ``resolve`` draws; None too
+            for fewer than two drawn points, which cannot be fitted).
         data_key: identifies the data for caches.
         values: every shown setting's value, by setting name.
         start: where the parameters begin: a key of START_LABELS.
@@ -54,6 +74,7 @@ class Choices:
     data_key: tuple
     values: dict
     start: str
+    suggestion: Suggestion | None = None  # settings suggested for your own points
 
 
 def label(s: Setting, value) -> str:
@@ -89,11 +110,17 @@ def _widget_value(s: Setting, value):
     return int(value) if s.whole else float(value)
 
 
-def setting_widget(s: Setting, default, high: float | None = None, where=None):
+VARIED_NOTE = ":material/compare_arrows: Compare varies this: the values chosen there are used."
+
+
+def setting_widget(s: Setting, default, high: float | None = None, where=None, varied=None):
     """The widget of ``s`` (slider, number box, select or stops slider), bound to the link
-    under ``s.link``; returns the value in the setting's own terms (None for "all")."""
+    under ``s.link``; returns the value in the setting's own terms (None for "all").
+    ``varied``: the setting the compare view varies; its widget is greyed and says so."""
     where = where or st.sidebar
-    common = dict(key=s.link, bind="query-params", help=s.help)
+    common = dict(key=s.link, bind="query-params", help=s.help, disabled=s.name == varied)
+    if s.name == varied:
+        where.caption(VARIED_NOTE)
     if s.choices:
         value = where.selectbox(
             s.label,
@@ -141,18 +168,22 @@ def data_ui() -> tuple[str | None, Dataset | None, tuple, dict]:
     st.sidebar.header("Data")
     source = st.sidebar.selectbox(
         "Target points",
-        (*PRESETS, CSV),
-        format_func=lambda k: CSV_LABEL if k == CSV else k,
+        (*PRESETS, DRAW, CSV),
+        format_func=lambda k: SOURCE_LABELS.get(k, k),
         key="preset",
         bind="query-params",
         on_change=_apply_preset,
-        help=f"{PRESET.help.rstrip('.')}; or upload your own.",
+        help=f"{PRESET.help.rstrip('.')}; or draw or upload your own.",
     )
     base = suggested(source if source in PRESETS else DEFAULT_PRESET)
     seed = setting_widget(SETTINGS["seed"], base["seed"])
-    if source == CSV:
-        dataset, key = _csv_ui()
-        return None, dataset, key, dict(seed=seed)
+    if source != DRAW:
+        st.query_params.pop(POINTS_LINK, None)
+    if source in (CSV, DRAW):
+        dataset, key = _csv_ui() if source == CSV else _draw_ui()
+        dataset, key = _standardise_ui(dataset, key)
+        values = dict(seed=seed, validation=_validation_ui(base))
+        return None, dataset, key, values
     if source not in PRESETS:
         source = DEFAULT_PRESET
     st.sidebar.caption(PRESETS[source].description)
@@ -161,7 +192,14 @@ def data_ui() -> tuple[str | None, Dataset | None, tuple, dict]:
     outliers = setting_widget(SETTINGS["outliers"], base["outliers"], high=points)
     values = dict(seed=seed, points=points, noise=noise, outliers=outliers)
     st.session_state["last_data"] = make_preset(source, **values)
+    values["validation"] = _validation_ui(base)
     return source, None, ("preset", source, points, noise, outliers, seed), values
+
+
+def _validation_ui(base: dict) -> float:
+    """The share of points held out of training (hollow on the fit; their loss dotted
+    beside the training loss)."""
+    return setting_widget(SETTINGS["validation"], base["validation"])
 
 
 def _csv_ui() -> tuple[Dataset, tuple]:
@@ -190,6 +228,66 @@ def _csv_ui() -> tuple[Dataset, tuple]:
     return dataset, ("csv", digest)
 
 
+def _draw_ui() -> tuple[Dataset | None, tuple]:
+    text = st.session_state.get("gx_drawn")
+    if text is None:
+        # First time here: the link's points, else the points shown until now (to edit).
+        text = st.query_params.get(POINTS_LINK)
+        try:
+            parse_points(text or "")
+        except DataError:
+            text = None  # the link's note says why
+        if text is None:
+            previous = st.session_state.get("last_data") or make_preset(DEFAULT_PRESET)
+            n = min(previous.n, MAX_DRAWN)
+            text = points_text(previous.x[:n], previous.y[:n])
+        st.session_state["gx_drawn"] = text
+    st.query_params[POINTS_LINK] = text
+    x, y = parse_points(text)
+    st.sidebar.caption(
+        f"**{len(x)} point{'s' * (len(x) != 1)}** (at most {MAX_DRAWN}). Click on the fit "
+        "chart to add a point there; click a point to remove it. The link carries them."
+    )
+    st.sidebar.button(
+        "Clear all points",
+        icon=":material/delete_sweep:",
+        key="clear_drawn",
+        on_click=set_drawn,
+        args=([],),
+        disabled=not len(x),
+    )
+    try:
+        dataset = drawn_dataset(x, y)
+    except DataError:
+        return None, ("drawn", text)
+    return dataset, ("drawn", text)
+
+
+def set_drawn(points) -> None:
+    """Keep ``points`` ([[x, y], ...], from the fit chart's clicks) as the drawn data."""
+    points = list(points)[:MAX_DRAWN]
+    text = points_text([p[0] for p in points], [p[1] for p in points])
+    st.session_state["gx_drawn"] = text
+    st.query_params[POINTS_LINK] = text
+    force_epoch(0)
+
+
+def _standardise_ui(dataset: Dataset | None, key: tuple) -> tuple[Dataset | None, tuple]:
+    """Your own data's x standardised when the toggle (in the link: ``std``) is on."""
+    if dataset is None:
+        return None, key
+    on = st.sidebar.toggle(
+        "Standardise x",
+        key="std",
+        bind="query-params",
+        help="Fit to (x - mean) / spread instead of x: every parameter's gradient then has "
+        "a similar size, and one learning rate suits them all.",
+    )
+    if not on:
+        return dataset, key
+    return dataset.standardised(), (*key, "standardised")
+
+
 def plain(text: str) -> str:
     """Text shown through Markdown exactly as written (file contents quoted in messages)."""
     escaped = "".join("\\" + ch if ch in _MARKDOWN else ch for ch in text)
@@ -205,18 +303,20 @@ def _parse_upload(digest: str, _raw: bytes, name: str) -> Dataset:
     return parse_csv(_raw, name)
 
 
-def model_ui(defaults: dict) -> dict:
+def model_ui(defaults: dict, varied: str | None = None) -> dict:
     """Model section: the family and its size settings, by name."""
     st.sidebar.header("Model")
-    name = setting_widget(SETTINGS["model"], defaults["model"])
+    name = setting_widget(SETTINGS["model"], defaults["model"], varied=varied)
     st.sidebar.caption(MODELS[name].words)
     values = {"model": name}
     for s in MODELS[name].settings:
-        values[s.name] = setting_widget(s, defaults[s.name])
+        values[s.name] = setting_widget(s, defaults[s.name], varied=varied)
     return values
 
 
-def training_ui(defaults: dict, start_offered: tuple[str, ...]) -> tuple[dict, str]:
+def training_ui(
+    defaults: dict, start_offered: tuple[str, ...], varied: str | None = None
+) -> tuple[dict, str]:
     """Training section: loss, learning rate, epochs, optimizer, batch, start.
 
     Returns:
@@ -225,6 +325,8 @@ def training_ui(defaults: dict, start_offered: tuple[str, ...]) -> tuple[dict, s
     st.sidebar.header("Training")
     loss_setting = SETTINGS["loss"]
     names = loss_setting.choices
+    if varied == "loss":
+        st.sidebar.caption(VARIED_NOTE)
     loss = st.sidebar.radio(
         loss_setting.label,
         names,
@@ -233,16 +335,23 @@ def training_ui(defaults: dict, start_offered: tuple[str, ...]) -> tuple[dict, s
         captions=[f"{LOSSES[k].words} {LOSSES[k].inline}" for k in names],
         key=loss_setting.link,
         bind="query-params",
+        disabled=varied == "loss",
     )
     st.sidebar.latex(LOSSES[loss].formula)
     values = {"loss": loss}
-    for s in LOSSES[loss].settings:
+    # Every compared loss's settings (Huber's delta) when the comparison varies the loss;
+    # every optimizer's when it varies the optimizer.
+    own = LOSS_SETTINGS if varied == "loss" else LOSSES[loss].settings
+    for s in own:
         values[s.name] = setting_widget(s, defaults[s.name])
     for name in ("lr", "epochs", "optimizer"):
-        values[name] = setting_widget(SETTINGS[name], defaults[name])
-    for s in OPTIMIZERS[values["optimizer"]].settings:
+        values[name] = setting_widget(SETTINGS[name], defaults[name], varied=varied)
+    own = OPTIMIZER_SETTINGS if varied == "optimizer" else OPTIMIZERS[values["optimizer"]].settings
+    for s in own:
         values[s.name] = setting_widget(s, defaults[s.name])
-    values["batch_size"] = setting_widget(SETTINGS["batch_size"], defaults["batch_size"])
+    values["batch_size"] = setting_widget(
+        SETTINGS["batch_size"], defaults["batch_size"], varied=varied
+    )
     if st.session_state.get("start", "random") not in start_offered:
         # "preset values" is offered only where the preset has values for this model.
         st.session_state["start"] = "random"
@@ -260,14 +369,91 @@ def training_ui(defaults: dict, start_offered: tuple[str, ...]) -> tuple[dict, s
     return values, start
 
 
-def start_options(preset: str | None, model: str) -> tuple[str, ...]:
+def start_options(
+    preset: str | None, model: str, suggestion: Suggestion | None = None
+) -> tuple[str, ...]:
     """The starts on offer: preset values only where the preset suggests some for
-    ``model``."""
+    ``model``; suggested values only where a suggestion for your own points has some."""
     d = PRESETS[preset].defaults if preset in PRESETS else {}
     has = bool(d.get("init")) and d.get("model") == model
-    return tuple(k for k in START_LABELS if k != "preset" or has)
+    offered = {"preset": has, "suggested": bool(suggestion and suggestion.init)}
+    return tuple(k for k in START_LABELS if offered.get(k, True))
+
+
+def suggestion_ui(dataset: Dataset | None, data_key: tuple, values: dict) -> Suggestion | None:
+    """Settings that work on your own points (``explorer.suggest``): applied to the
+    training controls when a file is uploaded, and for drawn points when asked (each
+    click would otherwise move them); shown with their reasons."""
+    if dataset is None or data_key[0] not in ("csv", "drawn"):
+        return None  # (before any upload, the points shown until now are kept as they are)
+    key = (data_key, tuple(sorted(values.items())))
+    kept = st.session_state.get("gx_suggestion")
+    if kept is not None and kept[0] == key:
+        suggestion = kept[1]
+    else:
+        drawn = data_key[0] == "drawn"
+        asked = drawn and st.sidebar.button(
+            "Suggest settings for these points",
+            icon=":material/auto_fix_high:",
+            key="suggest_drawn",
+            help="A learning rate from a sweep, enough epochs and a start on the points' scale.",
+        )
+        from_link = kept is None and any(
+            SETTINGS[n].link in st.query_params for n in ("lr", "epochs")
+        )
+        if (drawn and not asked) or (from_link and not asked):
+            if from_link:  # a shared link's own settings win over a suggestion
+                st.session_state["gx_suggestion"] = (key, None)
+            return None
+        loss = st.session_state.get(SETTINGS["loss"].link, SETTINGS["loss"].default)
+        optimizer = st.session_state.get(SETTINGS["optimizer"].link, SETTINGS["optimizer"].default)
+        with st.spinner("Finding settings that work on your points…"):
+            suggestion = _suggest(key, dataset, values, loss, optimizer)
+        st.session_state["gx_suggestion"] = (key, suggestion)
+        for name, value in suggestion.values.items():
+            st.session_state[SETTINGS[name].link] = _widget_value(SETTINGS[name], value)
+        if suggestion.init:
+            st.session_state["start"] = "suggested"
+        force_epoch(0)
+    if suggestion is None:
+        return None
+    with st.sidebar.expander("Suggested for your points", icon=":material/auto_fix_high:"):
+        st.markdown("\n".join(f"- {plain(r)}" for r in suggestion.reasons))
+    return suggestion
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _suggest(key: tuple, _data: Dataset, values: dict, loss: str, optimizer: str) -> Suggestion:
+    known = {k: v for k, v in values.items() if k in SETTINGS}
+    return suggest(_data, **known, loss=loss, optimizer=optimizer)
 
 
 def _nearest(options, value):
     numbers = [o for o in options if not isinstance(o, str)]
     return min(numbers, key=lambda o: abs(o - value) / max(abs(value), 1e-12))
+
+
+# ----------------------------------------------------------------------------- compare
+
+
+def vary_options(model: str) -> tuple[str, ...]:
+    """What the compare view can vary: the loss, the optimizer, the learning rate, the
+    batch size and the model's own size settings."""
+    return ("loss", "optimizer", "lr", "batch_size", *(s.name for s in MODELS[model].settings))
+
+
+def value_options(s: Setting) -> list:
+    """The values of ``s`` a comparison offers: its choices, its slider's stops, or every
+    whole number of its slider."""
+    if s.choices:
+        return list(s.choices)
+    if s.options:
+        return [None if o == s.none_label else o for o in s.options]
+    low, top, _ = widget_range(s)
+    return list(range(int(low), int(top) + 1))
+
+
+def compare_key(name: str) -> str:
+    """The link key of the values compared for setting ``name`` (``compare`` for losses,
+    as before)."""
+    return "compare" if name == "loss" else f"compare_{SETTINGS[name].link}"

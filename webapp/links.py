@@ -15,12 +15,23 @@ from types import MappingProxyType
 import streamlit as st
 
 from explorer import PRESETS
+from explorer.api import VARIES
+from explorer.csvdata import DataError, parse_points
 from explorer.registry import DEFAULT_PRESET, SETTINGS, suggested
 from explorer.settings import Setting
 
-from .controls import CSV_LABEL, START_LABELS, label, widget_range
+from .controls import (
+    CSV_LABEL,
+    DRAW_LABEL,
+    POINTS_LINK,
+    START_LABELS,
+    compare_key,
+    label,
+    value_options,
+    widget_range,
+)
 
-VIEWS = ("Train", "Compare losses", "Fit by hand")
+VIEWS = ("Train", "Compare", "Fit by hand")
 
 # A rule takes the link's text and gives None when the widget takes it as it is, else a
 # note for people.
@@ -75,13 +86,40 @@ def _two_names(text: str) -> str | None:
     return None
 
 
+def _points(text: str) -> str | None:
+    try:
+        parse_points(text)
+    except DataError as err:
+        return f"{err} (the drawing starts from the points shown before)"
+    return None
+
+
 UI_RULES: Mapping[str, Rule] = MappingProxyType(
     {
-        "preset": _one_of([*PRESETS, CSV_LABEL]),
+        "preset": _one_of([*PRESETS, DRAW_LABEL, CSV_LABEL]),
+        POINTS_LINK: _points,  # drawn points (csvdata.points_text)
+        "std": _one_of(["true", "false"]),  # your own data's x standardised
         "start": _one_of(START_LABELS.values()),
         "view": _one_of(VIEWS),
         "epoch": _number(0, SETTINGS["epochs"].high, whole=True),
-        "compare": _one_of([label(SETTINGS["loss"], k) for k in SETTINGS["loss"].choices]),
+        # The values the compare view compares, one key per setting it can vary.
+        **{
+            compare_key(name): _one_of(
+                [label(SETTINGS[name], v) for v in value_options(SETTINGS[name])]
+            )
+            for name in VARIES
+            if name not in ("model", "epochs")
+        },
+        "vary": _one_of([SETTINGS[name].label for name in VARIES]),
+        # A branch of the run (views.branch_ui): on, from which epoch, with what.
+        "branch": _one_of(["true", "false"]),
+        "branch_at": _number(0, SETTINGS["epochs"].high, whole=True),
+        **{
+            f"then_{SETTINGS[name].link}": _one_of(
+                [label(SETTINGS[name], v) for v in value_options(SETTINGS[name])]
+            )
+            for name in ("lr", "optimizer", "loss")
+        },
         "log": _one_of(["0", "1"]),
         "sweep": _one_of(["true", "false"]),
         "along": _two_names,  # the landscape's parameters (the model decides which exist)

@@ -8,7 +8,7 @@ import streamlit as st
 
 from explorer import build_model
 from explorer.api import resolve
-from explorer.registry import suggested
+from explorer.registry import SETTINGS, suggested
 
 from . import lr_view, player, views
 from .controls import (
@@ -17,6 +17,7 @@ from .controls import (
     data_ui,
     model_ui,
     start_options,
+    suggestion_ui,
     training_ui,
 )
 from .links import VIEWS, check_link, link_hand_values, show_link_notes
@@ -27,8 +28,8 @@ CAPTIONS = MappingProxyType(
     {
         "Train": "Fit a function to points by gradient descent and watch it learn: predict, "
         "measure the loss, follow the gradient downhill, repeat.",
-        "Compare losses": "Fit the same points with several losses, from the same start, and "
-        "watch how each one learns.",
+        "Compare": "Fit the same points with one setting changed (the loss, the optimizer, the "
+        "learning rate, ...), from the same start, and watch how each run learns.",
         "Fit by hand": "Fit a function to points yourself: move the sliders, read the loss, and "
         "let the gradient tell you which way is downhill.",
     }
@@ -98,38 +99,49 @@ def main() -> None:
     notices = st.container()
     with notices:
         show_link_notes(notes)
-    choices = sidebar()
+    varied = None
+    if view == "Compare":  # the setting the comparison varies: the sidebar says so
+        varied = st.session_state.get("vary", st.query_params.get("vary", "loss"))
+        varied = {SETTINGS[n].label: n for n in SETTINGS}.get(varied, varied)
+    choices = sidebar(varied)
+    if choices.data_key[0] == "drawn" and choices.dataset is None:
+        views.draw_canvas(present)  # fewer than two points: nothing to fit yet
+        return
     names = build_model(choices.values["model"], **choices.values).layout
     hand = hand_values(names)
     with notices:
         keep_hand_values_in_link(view, choices.start, hand)
-    spec = resolve(
-        preset=choices.preset,
-        data=choices.dataset,
-        init={"preset": None, "random": {}, "hand": hand}[choices.start],
-        **choices.values,
-    )
-    if choices.preset is None:
+    init = {
+        "preset": None,
+        "suggested": choices.suggestion.init if choices.suggestion else {},
+        "random": {},
+        "hand": hand,
+    }[choices.start]
+    spec = resolve(preset=choices.preset, data=choices.dataset, init=init, **choices.values)
+    if choices.preset is None and choices.data_key[0] != "drawn":
         notices.caption(
             ":material/link_off: The link to this view holds every setting but not your "
             "uploaded CSV: whoever opens it must upload the same file."
         )
-    if view == "Compare losses":
-        views.compare_view(spec, choices, present)
+
+    if view == "Compare":
+        views.compare_view(spec, choices, init, present)
     elif view == "Fit by hand":
         views.hand_view(spec)
     else:
         run = get_run(spec, choices.data_key)
-        views.train_view(run, present)
+        views.train_view(run, present, draw=choices.data_key[0] == "drawn")
         if run.timeline is not None and not present:
             lr_view.show(spec, run)
 
 
-def sidebar() -> Choices:
-    """The sidebar's sections, top to bottom: what to run."""
+def sidebar(varied: str | None = None) -> Choices:
+    """The sidebar's sections, top to bottom: what to run. ``varied``: the setting the
+    compare view varies (its widget says the comparison overrides it)."""
     preset, dataset, data_key, values = data_ui()
     defaults = suggested(preset or DEFAULT_PRESET)
     defaults["start"] = "preset" if defaults.get("init") else "random"
-    values |= model_ui(defaults)
-    train, start = training_ui(defaults, start_options(preset, values["model"]))
-    return Choices(preset, dataset, data_key, values | train, start)
+    values |= model_ui(defaults, varied)
+    suggestion = suggestion_ui(dataset, data_key, values) if preset is None else None
+    train, start = training_ui(defaults, start_options(preset, values["model"], suggestion), varied)
+    return Choices(preset, dataset, data_key, values | train, start, suggestion)

@@ -508,6 +508,10 @@ class Player {
       this.epoch = Math.min(this.epoch, this.last);
       this.runNote.textContent = this.runSummary();
     }
+    this.drawPoints = data.draw ? data.draw.points.map((p) => p.slice()) : null;
+    this.drawMax = data.draw ? data.draw.max : 0;
+    this.fitDiv.classList.toggle("gx-drawing", Boolean(data.draw));
+    if (data.draw) this.enableDrawing();
     this.landBox.hidden = !data.landscape;
     if (data.landscape && data.landscape.key !== this.landKey) {
       this.landKey = data.landscape.key;
@@ -534,6 +538,43 @@ class Player {
         this.rootEl.dataset.plotlyWaitMs = String(Math.round(this.plotlyWait));
         this.rootEl.dataset.receivedAt = String(this.received);
       }
+    });
+  }
+
+  /** Drawing your own points: a click in the fit chart's plot area adds a point there; a
+   * click within 10 px of a point removes it. The points go back to Python, which makes
+   * them the data (a new run). */
+  enableDrawing() {
+    if (this.fitDiv.gxDrawing) return;
+    this.fitDiv.gxDrawing = true;
+    this.fitDiv.addEventListener("click", (ev) => {
+      const L = this.fitDiv._fullLayout;
+      if (!this.drawPoints || !L || !this.setStateValue) return;
+      const xa = L.xaxis;
+      const ya = L.yaxis;
+      const box = this.fitDiv.getBoundingClientRect();
+      const px = ev.clientX - box.left - xa._offset;
+      const py = ev.clientY - box.top - ya._offset;
+      if (px < 0 || py < 0 || px > xa._length || py > ya._length) return;
+      let hit = -1;
+      let near = 10;
+      this.drawPoints.forEach(([x, y], i) => {
+        const d = Math.hypot(xa.l2p(x) - px, ya.l2p(y) - py);
+        if (d <= near) {
+          near = d;
+          hit = i;
+        }
+      });
+      if (hit >= 0) {
+        this.drawPoints.splice(hit, 1);
+      } else if (this.drawPoints.length >= this.drawMax) {
+        this.errNote.textContent = `At most ${this.drawMax} points can be drawn: click one to remove it first.`;
+        return;
+      } else {
+        this.drawPoints.push([xa.p2l(px), ya.p2l(py)]);
+      }
+      this.pause();
+      this.setStateValue("drawn", this.drawPoints);
     });
   }
 

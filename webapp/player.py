@@ -21,6 +21,7 @@ import plotly
 import streamlit as st
 
 from explorer import LOSSES, OPTIMIZERS, History, descent_figures, figures
+from explorer.csvdata import MAX_DRAWN
 from explorer.descent import grad_scales, rounding_noise
 
 HERE = Path(__file__).resolve().parent
@@ -102,7 +103,7 @@ def run_payload(name: str, colour: str, h: History, floor: float | None = None) 
         grads=_typed(h.grads),
         frame_epochs=_typed(np.asarray(h.frame_epochs, np.int32)),
         frame_preds=figures.packed(h.frame_preds),
-        ranges=figures.loss_ranges(h.loss, floor),
+        ranges=figures.loss_ranges(h.loss, floor, also=h.val_loss),
         rises=len(figures.rises(h.loss)),
         rise_spans=figures.spans(np.isin(np.arange(len(h.loss)), figures.rises(h.loss))),
         noise=rounding_noise_spans(h),
@@ -178,10 +179,14 @@ def epoch_notes(h: History, plain_sgd: bool) -> list[dict]:
 
 
 def timeline(
-    runs: Sequence[tuple[str, str, History]], labels=("x", "y"), outliers: tuple[int, ...] = ()
+    runs: Sequence[tuple[str, str, History]],
+    labels=("x", "y"),
+    outliers: tuple[int, ...] = (),
+    loss_marks: Sequence[dict] = (),
 ) -> Timeline:
     """The player's data for ``[(name, colour, history), ...]`` (all with epoch 0 finite);
-    ``outliers``: the points the outliers setting pushed off (ringed on the fit)."""
+    ``outliers``: the points the outliers setting pushed off (ringed on the fit);
+    ``loss_marks``: more traces for the loss chart (a branch's fork)."""
     fit = figures.player_fit_figure(list(runs), labels)
     loss = figures.player_loss_figure(list(runs))
     descent = None
@@ -209,6 +214,11 @@ def timeline(
         if descent["pull"] is not None:
             descent["error_trace"] = len(fit["data"])
             fit["data"].append(descent_figures.error_lines_trace())
+    for i, (_, colour, h) in enumerate(runs):  # after the floor: part of the chart too
+        loss["data"] += figures.val_loss_traces(h, colour, i)
+    loss["data"] += list(loss_marks)
+    if outliers and len(runs) > 1:  # (a single run's are ringed above, before its lines)
+        fit["data"].append(descent_figures.outliers_trace(runs[0][2], outliers, labels))
     floor = None if best is None else best["loss"]
     payload = tuple(run_payload(n, c, h, floor) for n, c, h in runs)
     digest = hashlib.sha256()
@@ -284,6 +294,18 @@ def _on_along(key: str) -> None:
         st.query_params["along"] = along
 
 
+def _on_drawn(key: str) -> None:
+    points = _reported(key, "drawn")
+    if isinstance(points, list) and all(
+        isinstance(p, list) and len(p) == 2 and all(isinstance(v, (int, float)) for v in p)
+        for p in points
+    ):
+        from .controls import set_drawn  # controls imports this module
+
+        set_drawn(points)
+        st.session_state["gx_redraw"] = True
+
+
 def shown_epoch() -> int:
     """The epoch the player last reported (or was sent to)."""
     return int(st.session_state.get("gx_epoch", 0))
@@ -304,10 +326,17 @@ def load_plotly() -> None:
 
 
 def show(
-    key: str, t: Timeline, *, loss_title: str, present: bool = False, landscape: dict | None = None
+    key: str,
+    t: Timeline,
+    *,
+    loss_title: str,
+    present: bool = False,
+    landscape: dict | None = None,
+    draw: list | None = None,
 ) -> None:
     """Mount the player for the timeline ``t`` (and, for a single run, its ``landscape``:
-    ``descent_figures.landscape_view`` with a ``key``)."""
+    ``descent_figures.landscape_view`` with a ``key``). ``draw``: the drawn points
+    ([[x, y], ...]); a click on the fit chart then adds or removes one (``_on_drawn``)."""
     nonce, epoch = st.session_state.get("gx_force", (0, 0))
     log = st.session_state.get("gx_log")
     data = dict(
@@ -327,6 +356,7 @@ def show(
         present=present,
         descent=t.descent,
         landscape=landscape,
+        draw=None if draw is None else dict(points=draw, max=MAX_DRAWN),
     )
     _player(
         key=key,
@@ -334,4 +364,5 @@ def show(
         on_epoch_change=lambda: _on_epoch(key),
         on_log_change=lambda: _on_log(key),
         on_along_change=lambda: _on_along(key),
+        on_drawn_change=lambda: _on_drawn(key),
     )

@@ -6,14 +6,26 @@ import numpy as np
 import streamlit as st
 
 from explorer import LOSSES, figures
-from explorer.api import RunSpec, compare_specs, comparison_rows, start
+from explorer.api import (
+    MAX_COMPARED,
+    Comparison,
+    RunSpec,
+    branch,
+    compare_specs,
+    joined,
+    start,
+    vary_specs,
+)
+from explorer.csvdata import parse_points
 from explorer.descent import ROUNDING_NOISE
 from explorer.export import history_csv, history_json
 from explorer.figures import fmt
+from explorer.registry import SETTINGS
+from explorer.settings import Setting
 from explorer.train import evaluate
 
 from . import charts, player
-from .controls import Choices
+from .controls import Choices, compare_key, label, value_options, vary_options
 from .links import link_hand_values
 from .runs import CACHE, Run, get_run, hand_ranges, landscape
 
@@ -51,20 +63,142 @@ def _link_epoch(last: int) -> None:
     player.force_epoch(asked)
 
 
-def train_view(run: Run, present: bool = False) -> None:
+def train_view(run: Run, present: bool = False, draw: bool = False) -> None:
+    """The player for ``run``; with ``draw``, a click on the fit chart adds or removes a
+    drawn point."""
     with st.container():  # notes here never move the player (see main)
         divergence_note(run)
         if run.timeline is not None:
             _link_epoch(run.history.last_epoch)
     if run.timeline is None:
         return
-    _train_player(run, present)
+    slot = st.container()  # the player, above the branch controls that decide which
+    fork = branch_ui(run) if not present else None
+    with slot:
+        if fork is None:
+            _train_player(run, present, draw)
+        else:
+            _compare_player(fork, "Training loss by epoch", present, key="branch_player")
+    held_out_note(run.history)
     downloads(run)
 
 
+def branch_ui(run: Run) -> player.Timeline | None:
+    """Branch from an epoch: this run, and a run that takes its parameters at that epoch
+    with other settings, on one timeline (``explorer.branch``). None when off."""
+    h = run.history
+    on = bool(st.session_state.get("branch", st.query_params.get("branch") == "true"))
+    with st.expander(
+        "Branch: change a setting from an epoch on", icon=":material/call_split:", expanded=on
+    ):
+        on = st.toggle(
+            "Branch this run",
+            key="branch",
+            bind="query-params",
+            help="A second run starts from this run's parameters at the epoch chosen, with "
+            "the settings chosen; both play on one timeline.",
+        )
+        cols = st.columns([1, 2, 1, 1])
+        at = cols[0].number_input(
+            "From epoch",
+            0,
+            max(h.last_epoch - 1, 0),
+            min(player.shown_epoch(), max(h.last_epoch - 1, 0)),
+            key="branch_at",
+            bind="query-params",
+        )
+        then = {}
+        for col, name in zip(cols[1:], ("lr", "optimizer", "loss"), strict=True):
+            s = SETTINGS[name]
+            options = value_options(s)
+            then[name] = col.selectbox(
+                s.label + " after",
+                options,
+                index=options.index(h.config[name]) if h.config[name] in options else 0,
+                format_func=lambda v, s=s: label(s, v),
+                key=f"then_{s.link}",
+                bind="query-params",
+            )
+    if not on or h.last_epoch < 1:
+        return None
+    changes = {k: v for k, v in then.items() if v != h.config[k]}
+    try:
+        key = ("branch", run.key, int(at), tuple(sorted(changes.items())))
+        fork = CACHE.get(key, lambda: _branch_timeline(run, int(at), changes))
+    except ValueError as err:
+        st.warning(f"This branch cannot run: {err}.", icon=":material/call_split:")
+        return None
+    said = ", ".join(
+        f"{SETTINGS[k].label.lower()} {label(SETTINGS[k], v)}" for k, v in changes.items()
+    )
+    fresh = (
+        " Its optimizer starts afresh there (momentum's velocity and Adam's averages at 0), "
+        "so even unchanged settings can take other steps."
+        if h.config["optimizer"] != "sgd" or changes.get("optimizer", "sgd") != "sgd"
+        else ""
+    )
+    st.caption(
+        f":material/call_split: Both runs share epochs 0 to {at}; from there the branch "
+        + (f"trains with {said}." if said else "changes nothing, so it repeats this run.")
+        + fresh
+    )
+    return fork
+
+
+def _branch_timeline(run: Run, at: int, changes: dict) -> player.Timeline:
+    h = run.history
+    b = joined(h, branch(h, at, **changes))
+    # Where the branch leaves the run, in its loss panel.
+    top = float(np.nanmax(b.loss[: b.last_epoch + 1]))
+    fork = dict(
+        type="scatter",
+        mode="lines+text",
+        x=[at, at],
+        y=[0, top],
+        xaxis="x2",
+        yaxis="y2",
+        line=dict(color="#6b7280", width=1, dash="dot"),
+        text=["", f"fork at {at}"],
+        textposition="top right",
+        hoverinfo="skip",
+        showlegend=False,
+    )
+    return player.timeline(
+        [
+            ("this run", figures.RUN_COLORS[0], h),
+            ("branch", figures.RUN_COLORS[1], b),  # short: it titles a loss panel on a phone
+        ],
+        run.labels,
+        loss_marks=[fork],
+    )
+
+
+def held_out_note(h) -> None:
+    """What the held-out points and their loss say (for a run that holds some out)."""
+    if h.val_loss is None or not np.isfinite(h.val_loss).any():
+        return
+    best = int(np.nanargmin(h.val_loss))
+    n = int(h.val_mask.sum())
+    turn = (
+        f" After epoch {best} it rises while the training loss keeps falling: the fit is "
+        "learning the noise of the points it sees (overfitting); stopping at the star would "
+        "have kept the fit that does best on new points."
+        if best < h.last_epoch and h.val_loss[h.last_epoch] > 1.05 * h.val_loss[best]
+        else ""
+    )
+    st.caption(
+        f"The {n} hollow point{'s' * (n != 1)} are held out: the run never trains on them. "
+        f"The dotted curve is the same loss on them; the star marks its lowest, at epoch "
+        f"{best}.{turn}"
+    )
+
+
 @st.fragment
-def _train_player(run: Run, present: bool) -> None:
-    # A fragment: the epoch coming back for the link reruns only this.
+def _train_player(run: Run, present: bool, draw: bool = False) -> None:
+    # A fragment: the epoch coming back for the link reruns only this; drawn points (new
+    # data, a new run) rerun the whole page.
+    if st.session_state.pop("gx_redraw", False):
+        st.rerun(scope="app")
     h = run.history
     land, note = landscape(run, st.session_state.get("gx_along"))
     if note:
@@ -78,7 +212,71 @@ def _train_player(run: Run, present: bool) -> None:
         loss_title=f"{LOSSES[h.config['loss']].title(h.config)} by epoch",
         present=present,
         landscape=land,
+        draw=[[float(a), float(b)] for a, b in zip(h.x, h.y, strict=True)] if draw else None,
     )
+
+
+CANVAS = (0.0, 10.0, 0.25)  # the empty drawing's x and y range, and its click grid
+
+
+def draw_canvas(present: bool = False) -> None:
+    """Where drawing starts with fewer than two points: an empty chart on which a click
+    adds a point (the fit chart takes over from the second one)."""
+    from .controls import set_drawn
+
+    drawn = st.session_state.get("gx_drawn", "")
+    x, y = parse_points(drawn)
+    st.info(
+        "Click on the chart to add points; from the second one on, the fit follows every "
+        "point you add or remove.",
+        icon=":material/touch_app:",
+    )
+    low, high, step = CANVAS
+    grid = np.arange(low, high + step / 2, step)
+    gx, gy = np.meshgrid(grid, grid)
+    fig = dict(
+        data=[
+            # Invisible points everywhere: a click selects the nearest, 0.25 apart.
+            dict(
+                type="scatter",
+                mode="markers",
+                x=gx.ravel().tolist(),
+                y=gy.ravel().tolist(),
+                marker=dict(size=14, opacity=0),
+                hoverinfo="none",
+                showlegend=False,
+            ),
+            dict(
+                type="scatter",
+                mode="markers",
+                x=x.tolist(),
+                y=y.tolist(),
+                marker=dict(size=10, color=figures.COLORS["targets"]),
+                hoverinfo="skip",
+                showlegend=False,
+            ),
+        ],
+        layout=dict(
+            xaxis=dict(range=[low, high], title="x", fixedrange=True),
+            yaxis=dict(range=[low, high], title="y", fixedrange=True),
+            height=420,
+            margin=dict(l=50, r=20, t=20, b=50),
+            dragmode=False,
+        ),
+    )
+    n = st.session_state.get("gx_canvas", 0)
+    event = st.plotly_chart(
+        fig,
+        key=f"canvas_{n}",
+        on_select="rerun",
+        selection_mode="points",
+        config=dict(displayModeBar=False),
+    )
+    picked = [p for p in (event.selection.get("points") or []) if p.get("curve_number") == 0]
+    if picked:
+        st.session_state["gx_canvas"] = n + 1  # a fresh chart: no selection left over
+        set_drawn([*zip(x.tolist(), y.tolist(), strict=True), (picked[0]["x"], picked[0]["y"])])
+        st.rerun()
 
 
 def downloads(run: Run) -> None:
@@ -117,63 +315,126 @@ def downloads(run: Run) -> None:
     )
 
 
-def compare_view(spec: RunSpec, choices: Choices, present: bool = False) -> None:
-    names = tuple(LOSSES)
-    chosen = st.multiselect(
-        "Losses to compare",
-        names,
-        default=["l1", "l2"],
-        format_func=lambda k: LOSSES[k].label,
-        key="compare",
+def _default_values(s: Setting, current) -> list:
+    if s.name == "loss":
+        return ["l1", "l2"]
+    options = value_options(s)
+    if s.choices:
+        return options[:3]
+    i = options.index(current) if current in options else 0
+    return list(dict.fromkeys(options[k] for k in (max(i - 2, 0), i, min(i + 2, len(options) - 1))))
+
+
+def _run_label(s: Setting, value) -> str:
+    if s.choices:
+        return label(s, value)
+    return f"{s.link} {label(s, value)}"
+
+
+def compare_view(spec: RunSpec, choices: Choices, init, present: bool = False) -> None:
+    vary = st.selectbox(
+        "What varies",
+        vary_options(choices.values["model"]),
+        format_func=lambda k: SETTINGS[k].label,
+        key="vary",
         bind="query-params",
-        help="Each is trained on the same data, from the same start, with the same learning rate and epochs.",
+        help="One setting takes 2 to 4 values; everything else is the sidebar's: the same data, "
+        "start and mini-batches.",
     )
-    if not chosen:
-        st.info("Choose at least one loss.")
+    s = SETTINGS[vary]
+    options = value_options(s)
+    chosen = st.multiselect(
+        f"{s.label}: values to compare",
+        options,
+        default=_default_values(s, choices.values.get(vary)),
+        format_func=lambda v: label(s, v),
+        key=compare_key(vary),
+        bind="query-params",
+        max_selections=MAX_COMPARED,
+        help="Each is trained on the same data, from the same start, with every other setting "
+        "as in the sidebar.",
+    )
+    if len(chosen) < (1 if vary == "loss" else 2):
+        st.info(f"Choose {'at least one loss' if vary == 'loss' else 'two to four values'}.")
         return
-    runs = {name: get_run(s, choices.data_key) for name, s in compare_specs(spec, chosen).items()}
-    hist = {name: r.history for name, r in runs.items()}
+    try:
+        if vary == "loss":
+            specs = compare_specs(spec, chosen)
+        else:
+            given = {k: v for k, v in choices.values.items() if k != vary}
+            specs = vary_specs(
+                vary, chosen, dict(preset=choices.preset, data=choices.dataset, init=init, **given)
+            )
+    except ValueError as err:
+        st.warning(f"These runs cannot be compared: {err}.", icon=":material/compare_arrows:")
+        return
+    runs = {v: get_run(sp, choices.data_key) for v, sp in specs.items()}
+    names = {v: _run_label(s, v) for v in runs}
+    hist = {v: r.history for v, r in runs.items()}
     notices = st.container()  # notes here never move the player (see main)
-    for name, r in runs.items():
+    for v, r in runs.items():
         if r.history.diverged_at is not None:
             notices.warning(
-                f"{LOSSES[name].label} diverged at epoch {r.history.diverged_at}: its curves stop there. Lower the learning rate."
+                f"{names[v]} diverged at epoch {r.history.diverged_at}: its curves stop there. "
+                "Lower the learning rate."
             )
     if all(h.last_epoch < 0 for h in hist.values()):
         notices.error("No run has a finite loss at the start.")
         return
-    live = {k: r for k, r in runs.items() if r.history.last_epoch >= 0}
+    live = {v: r for v, r in runs.items() if r.history.last_epoch >= 0}
     with notices:
         _link_epoch(max(r.history.last_epoch for r in live.values()))
-    _compare_tips(choices)
-    key = ("compare", tuple((k, r.key) for k, r in live.items()))
-    _compare_player(CACHE.get(key, lambda: _compare_timeline(live)), present)
-    live = {k: r.history for k, r in live.items()}
+    if vary == "loss":
+        _compare_tips(choices)
+    colors = {
+        v: LOSSES[v].color if vary == "loss" else figures.RUN_COLORS[i] for i, v in enumerate(live)
+    }
+    key = ("compare", tuple((names[v], colors[v], r.key) for v, r in live.items()))
+    timeline = CACHE.get(key, lambda: _compare_timeline(live, names, colors))
+    first = next(iter(live.values())).history
+    title = (
+        "Training loss by epoch"
+        if vary == "loss"
+        else f"{LOSSES[first.config['loss']].title(first.config)} by epoch"
+    )
+    _compare_player(timeline, title, present)
+    ended = {v: r.history for v, r in live.items()}
+    comparison = Comparison(next(iter(specs.values())), ended, vary, specs)
+    best = comparison.best()
+    metric = LOSSES[comparison.default_metric()].label
     st.markdown(
-        f"**Final results, after epoch {max(h.last_epoch for h in live.values())}** (every "
+        f"**Final results, after epoch {max(h.last_epoch for h in ended.values())}** (every "
         "metric computed on the final parameters of each run, whatever epoch the player shows)"
     )
-    table = _compare_table(live, spec)
+    table = _compare_table(comparison, names, best)
     st.dataframe(
         table,
         hide_index=True,
         width="stretch",
         key="compare_table",
-        column_config={c: st.column_config.NumberColumn(format="%.4g") for c in list(table)[2:]},
+        column_config={c: st.column_config.NumberColumn(format="%.4g") for c in list(table)[3:]},
     )
+    if best is not None:
+        st.caption(
+            f"★ best: the lowest final {metric} on the training points, every run measured "
+            "the same way whatever it was trained on (a run that diverged is never best)."
+        )
 
 
-def _compare_timeline(live: dict[str, Run]) -> player.Timeline:
+def _compare_timeline(live: dict, names: dict, colors: dict) -> player.Timeline:
     first = next(iter(live.values()))
     return player.timeline(
-        [(LOSSES[k].short, LOSSES[k].color, r.history) for k, r in live.items()],
+        [(names[k], colors[k], r.history) for k, r in live.items()],
         first.labels,
+        first.outliers,  # ringed: the points L1 shrugs off and L2 is pulled towards
     )
 
 
 @st.fragment
-def _compare_player(tl: player.Timeline, present: bool) -> None:
-    player.show("compare_player", tl, loss_title="Training loss by epoch", present=present)
+def _compare_player(
+    tl: player.Timeline, title: str, present: bool, key: str = "compare_player"
+) -> None:
+    player.show(key, tl, loss_title=title, present=present)
 
 
 def _set_state(**values) -> None:
@@ -210,17 +471,29 @@ def _compare_tips(choices: Choices) -> None:
         row.caption("Tip: " + "; ".join(tips) + ".")
 
 
-def _compare_table(runs: dict, spec: RunSpec) -> dict[str, list]:
+def _compare_table(comparison: Comparison, names: dict, best) -> dict[str, list]:
     """Columns of the final results (a data frame scrolls inside its box on a phone;
     numbers stay numbers, so it aligns them and keeps every digit for a copy)."""
-    rows = comparison_rows(runs, spec.loss_settings)
-    params = next(iter(runs.values())).param_names[:TABLE_ROWS]
+    rows = comparison.table()
+    spec = comparison.spec
+    h = next(iter(comparison.runs.values()))
+    params = h.param_names[:TABLE_ROWS]
     cols: dict[str, list] = {
+        "run": [names[v] + (" ★" if v == best else "") for v in comparison.runs],
         "trained on": [LOSSES[r["loss"]].label for r in rows],
         "epochs": [r["epochs_run"] for r in rows],
     }
     cols.update({LOSSES[m].title(spec.values): [r[f"final_{m}"] for r in rows] for m in LOSSES})
-    cols.update({p: [r.get(p) for r in rows] for p in params})
+    if any(f"val_{m}" in r for r in rows for m in LOSSES):
+        cols.update(
+            {
+                f"held out: {LOSSES[m].title(spec.values)}": [r.get(f"val_{m}") for r in rows]
+                for m in LOSSES
+            }
+        )
+    if all(g.param_names == h.param_names for g in comparison.runs.values()):
+        # (runs of other model sizes have other parameters: no common columns)
+        cols.update({p: [r.get(p) for r in rows] for p in params})
     return cols
 
 
