@@ -20,7 +20,7 @@ from .models import MODELS, SIZE_SETTINGS, Model, build_model
 from .optim import OPTIMIZERS
 from .registry import DEFAULT_PRESET, LOSS, SETTINGS, suggested
 from .settings import BATCH_SIZE, Setting
-from .train import History, evaluate, train
+from .train import History, check_outputs, evaluate, train
 
 __all__ = [
     "DEFAULT_PRESET",
@@ -155,6 +155,7 @@ def resolve(preset: str | None = None, data=None, init: dict | None = None, **gi
     trained = dataset.n - held_out_count(dataset.n, values["validation"])
     values["batch_size"] = _batch(values["batch_size"], trained)
     model = build_model(model_name, **values)
+    check_outputs(dataset, model)
     return RunSpec(
         data=dataset,
         model=model,

@@ -245,6 +245,32 @@ def history_table(h: History) -> str:
     return "\n".join(lines + notes)
 
 
+CURVE_ROWS = 8  # target points shown under an outline's history; --json has them all
+
+
+def curve_table(h: History) -> str:
+    """An outline run's targets beside the curve at the last epoch: t, the target's x and
+    y, the curve's x(t) and y(t) and the distance between them, at about CURVE_ROWS points
+    spread around the outline."""
+    if h.last_epoch < 0:
+        return "(no finite epoch: no curve to show)"
+    fitted = h.predict(h.last_epoch, h.x)
+    head = ["t", "target x", "target y", "x(t)", "y(t)", "distance"]
+    lines = [f"the curve at epoch {h.last_epoch} against the targets:"]
+    lines.append(" ".join(f"{c:>11}" for c in head))
+    shown = np.unique(np.linspace(0, h.x.size - 1, CURVE_ROWS).round().astype(int))
+    for i in shown:
+        gap = float(np.hypot(*(fitted[i] - h.y[i])))
+        cells = [h.x[i], h.y[i, 0], h.y[i, 1], fitted[i, 0], fitted[i, 1], gap]
+        lines.append(" ".join(_fmt(v) for v in cells))
+    mean = float(np.mean(np.hypot(*(fitted - h.y).T)))
+    lines.append(
+        f"({len(shown)} of {h.x.size} points shown; mean distance {mean:.5g}; --json has "
+        "every point and the curve)"
+    )
+    return "\n".join(lines)
+
+
 def _cell(v) -> str:
     if v is None:
         return f"{'-':>11}"
@@ -460,6 +486,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(json.dumps(h.to_dict(), allow_nan=False))
             else:
                 print(history_table(h))
+                if h.model.outputs == 2:
+                    print(curve_table(h))
             return 0
         cmp = _compare(args, settings)
         rows = cmp.table()

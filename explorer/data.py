@@ -3,6 +3,10 @@
 Every preset is ``make(points, noise, seed) -> (x, y)`` drawn with NumPy's legacy
 ``RandomState`` so the course's seeded numbers come out exactly; outliers are added after
 the noise so that asking for none leaves the recipe untouched.
+
+The outline presets (``cat``, ``heart``, ``star``; ``outputs == 2``) are closed outlines
+in the plane, drawn by a curve t -> (x(t), y(t)): x holds t and y the points, (n, 2), in
+order around the outline (``OUTLINES``).
 """
 
 from __future__ import annotations
@@ -31,8 +35,9 @@ class Dataset:
     """Target points for a fit.
 
     Attributes:
-        x: inputs, float64 (n,).
-        y: targets, float64 (n,).
+        x: inputs, float64 (n,); for an outline, the curve's parameter t.
+        y: targets, float64 (n,); for an outline (``outputs == 2``), (n, 2): the points'
+            x and y, in order around it.
         name: preset name or file name.
         description: one line for people.
         x_label, y_label: the columns' names (a CSV header's, or x and y).
@@ -49,8 +54,10 @@ class Dataset:
 
     def __post_init__(self):
         x = np.asarray(self.x, np.float64).reshape(-1)
-        y = np.asarray(self.y, np.float64).reshape(-1)
-        if x.shape != y.shape:
+        y = np.asarray(self.y, np.float64)
+        # Points in the plane (an outline) stay (n, 2); anything else is flattened.
+        y = y if y.ndim == 2 and y.shape[1] == 2 else y.reshape(-1)
+        if x.size != len(y):
             raise ValueError(f"x has {x.size} values but y has {y.size}")
         if not MIN_POINTS <= x.size <= MAX_POINTS:
             raise ValueError(f"need {MIN_POINTS} to {MAX_POINTS} points, got {x.size}")
@@ -71,6 +78,11 @@ class Dataset:
     def n(self) -> int:
         return int(self.x.size)
 
+    @property
+    def outputs(self) -> int:
+        """1: targets y (n,); 2: points in the plane (n, 2), fitted by a curve model."""
+        return 1 if self.y.ndim == 1 else 2
+
     def standardised(self) -> Dataset:
         """The same points with x replaced by (x - mean) / spread (spread: the standard
         deviation), labelled so; y unchanged. Data whose x does not vary is returned as is."""
@@ -88,7 +100,8 @@ class Dataset:
 
 @dataclass(frozen=True)
 class Preset:
-    """A documented recipe for target points plus the settings that suit it."""
+    """A documented recipe for target points plus the settings that suit it; ``outputs``
+    is 2 for an outline (points in the plane)."""
 
     name: str
     description: str
@@ -102,6 +115,7 @@ class Preset:
     # Fit by hand's slider range (low, high, step) for the suggested model, when the
     # course uses one (lesson 3's -1.1..3.3 by 0.1); otherwise the app chooses.
     hand_range: tuple[float, float, float] | None = None
+    outputs: int = 1
 
     def __post_init__(self):
         frozen = {
@@ -149,6 +163,70 @@ def _line(x):
 def _bathtub(x):
     # Flat between -1 and 1, walls of slope 2: two ReLUs fit it exactly, a parabola cannot.
     return 2 * np.maximum(x - 1, 0) + 2 * np.maximum(-x - 1, 0)
+
+
+# ----------------------------------------------------------------------------- outlines
+
+# A sitting cat, drawn for this project: from the middle of the base, clockwise: the base,
+# the back of the body up to the neck, the head and its two pointed ears, down the other
+# side, then out along the tail (its inner edge up to its tip, its outer edge back down).
+CAT = (
+    (0.0, -1.0), (-0.3, -1.0), (-0.5, -0.98), (-0.6, -0.85), (-0.63, -0.6), (-0.56, -0.3),
+    (-0.43, -0.05), (-0.3, 0.15), (-0.25, 0.28), (-0.33, 0.38), (-0.37, 0.52), (-0.36, 0.68),
+    (-0.34, 0.76), (-0.31, 1.1), (-0.12, 0.87), (0.0, 0.89), (0.12, 0.87), (0.31, 1.1),
+    (0.34, 0.76), (0.36, 0.68), (0.37, 0.52), (0.33, 0.38), (0.25, 0.28), (0.3, 0.15),
+    (0.43, -0.05), (0.56, -0.3), (0.63, -0.6), (0.6, -0.84), (0.64, -0.88), (0.8, -0.82),
+    (0.9, -0.68), (0.92, -0.5), (0.89, -0.3), (0.97, -0.24), (1.05, -0.42), (1.07, -0.7),
+    (0.98, -0.9), (0.8, -1.0), (0.5, -1.0), (0.2, -1.0),
+)  # fmt: skip
+
+
+def _star(points: int = 5, outer: float = 1.0, inner: float = 0.4) -> tuple:
+    """A star's corners, from the top point clockwise, tips and notches alternating."""
+    angles = np.pi / 2 - np.arange(2 * points) * np.pi / points
+    radius = np.where(np.arange(2 * points) % 2 == 0, outer, inner)
+    return tuple(zip(radius * np.cos(angles), radius * np.sin(angles), strict=True))
+
+
+def _heart(corners: int = 360) -> tuple:
+    """The classic heart x = 16 sin³s, y = 13 cos s − 5 cos 2s − 2 cos 3s − cos 4s, scaled
+    by 1/16, from its top notch clockwise, as a polygon of ``corners`` corners."""
+    s = np.arange(corners) * 2 * np.pi / corners
+    x = 16 * np.sin(s) ** 3
+    y = 13 * np.cos(s) - 5 * np.cos(2 * s) - 2 * np.cos(3 * s) - np.cos(4 * s)
+    return tuple(zip(x / 16, y / 16, strict=True))
+
+
+# The outline presets' polygons, by preset name: corners in order, the last joined to the
+# first.
+OUTLINES: Mapping[str, tuple] = MappingProxyType({"cat": CAT, "heart": _heart(), "star": _star()})
+
+
+def outline_at(corners, t: np.ndarray) -> np.ndarray:
+    """(n, 2) the points at ``t`` (n,) along the closed polygon ``corners`` (m, 2), t being
+    the share of its perimeter walked from the first corner: t = 0 and t = 1 are the
+    first corner; equal steps of t are equal distances along the outline."""
+    c = np.asarray(corners, np.float64)
+    loop = np.vstack([c, c[:1]])
+    walked = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(loop, axis=0).T))])
+    at = np.asarray(t, np.float64) % 1.0 * walked[-1]
+    return np.stack([np.interp(at, walked, loop[:, i]) for i in (0, 1)], axis=1)
+
+
+def _outline(name: str):
+    def truth(t):
+        return outline_at(OUTLINES[name], t)
+
+    def make(points, noise, rng):
+        # t = 0, 1/(n-1), ..., 1: n points evenly spaced along the outline, the last one
+        # on the first (the outline closes); noise N(0, noise) on both coordinates, the
+        # last point sharing the first's so that the drawn outline still closes.
+        t = np.linspace(0.0, 1.0, points)
+        y = truth(t)
+        shift = rng.normal(scale=noise, size=(points - 1, 2))
+        return t, y + np.vstack([shift, shift[:1]])
+
+    return make, truth
 
 
 PRESETS: Mapping[str, Preset] = MappingProxyType(
@@ -240,6 +318,39 @@ PRESETS: Mapping[str, Preset] = MappingProxyType(
                     init={f"c{i}": 0.0 for i in range(9)},
                 ),
             ),
+            Preset(
+                "cat",
+                "A sitting cat's outline (two pointed ears, head, body, tail), drawn for this "
+                "project: points evenly spaced around it at t = 0..1 plus Normal(0, noise) "
+                "noise on x and y; fitted by a curve t → (x(t), y(t)). Enough ReLUs draw it.",
+                *_outline("cat"),
+                points=64,
+                noise=0.0,
+                defaults=dict(model="relu-curve", corners=32, loss="mse", lr=2.0, epochs=100),
+                outputs=2,
+            ),
+            Preset(
+                "heart",
+                "A heart's outline (x = 16 sin³s, y = 13 cos s − 5 cos 2s − 2 cos 3s − "
+                "cos 4s, over 16): points evenly spaced around it at t = 0..1 plus "
+                "Normal(0, noise) noise on x and y; fitted by a curve t → (x(t), y(t)).",
+                *_outline("heart"),
+                points=48,
+                noise=0.0,
+                defaults=dict(model="fourier-curve", terms=6, loss="mse", lr=0.2, epochs=100),
+                outputs=2,
+            ),
+            Preset(
+                "star",
+                "A five-pointed star's outline (tips at radius 1, notches at 0.4): points "
+                "evenly spaced around it at t = 0..1 plus Normal(0, noise) noise on x and y; "
+                "fitted by a curve t → (x(t), y(t)). Ten corners: relu-curve with 10 draws it exactly.",
+                *_outline("star"),
+                points=50,
+                noise=0.0,
+                defaults=dict(model="relu-curve", corners=10, loss="mse", lr=1.0, epochs=100),
+                outputs=2,
+            ),
         )
     }
 )
@@ -323,9 +434,13 @@ def _make_preset(name: str, points: int, noise: float, outliers: int, seed: int)
     x, y = preset.make(points, noise, rng)
     if outliers:
         clean = preset.truth(x)
+        if y.ndim == 2:  # an outline's points move up, in y, by the outline's height
+            clean, y = clean[:, 1], y.copy()
+            column = y[:, 1]  # a view: pushing it pushes y
+        else:
+            y = column = y.copy()
         push = max(float(np.ptp(clean)), 1.0)
         idx = rng.choice(x.size, size=outliers, replace=False)
-        y = y.copy()
-        y[idx] += push
+        column[idx] += push
         return Dataset(x, y, name, preset.description, outliers=tuple(idx.tolist()))
     return Dataset(x, y, name, preset.description)

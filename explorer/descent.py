@@ -20,7 +20,7 @@ from jax import lax
 from .losses import LOSS_SETTINGS, LOSSES, call, loss_index, switch_loss
 from .models import Model
 from .settings import settings_values
-from .train import History, _traced, pad
+from .train import History, _traced, pad, point_terms
 
 MAX_RESOLUTION = 501
 # A gradient entry this small next to the sum of the sizes of the per-point terms it adds
@@ -137,7 +137,7 @@ def least_squares_points(h: History, epoch: int, i: tuple[int, int]) -> list[np.
     full = h.model.least_squares(x, y)
     design = np.asarray(h.model.family.features(x, **dict(h.model.size)), np.float64)
     others = [k for k in range(h.model.n_params) if k not in i]
-    rest = y - design[:, others] @ h.params[epoch, others]
+    rest = y.reshape(-1) - design[:, others] @ h.params[epoch, others]  # outlines: x, y rows
     part = np.linalg.lstsq(design[:, list(i)], rest, rcond=None)[0]
     return [full[list(i)], part]
 
@@ -312,6 +312,8 @@ def contributions(h: History, epoch: int = 0) -> np.ndarray:
     """Each point's share of the gradient at ``epoch``: (n, P), row i holding
     dL/dpred_i * dpred_i/dp (for L2 = sqrt(MSE) the chain rule's 1 / (2 L2) is in
     dL/dpred_i), so that the rows add up to ``h.grads[epoch]``; 0 for a held-out point.
+    For a curve model both coordinates' terms of a point are added: its pull, wherever its
+    error points.
 
     Raises:
         ValueError: an epoch outside the run.
@@ -340,7 +342,8 @@ def contributions_at(h: History, epochs: Sequence[int]) -> np.ndarray:
 
 
 def predictions_at(h: History, epochs: Sequence[int]) -> np.ndarray:
-    """(E, n) the model's prediction at each point at each of ``epochs``, in one call."""
+    """(E, n) the model's prediction at each point at each of ``epochs``, in one call;
+    (E, n, 2) for a curve model."""
     epochs = [_epoch(h, e) for e in epochs]
     return np.asarray(_predict_fn(h.model)(np.asarray(h.params[epochs], np.float64), h.x))
 
@@ -355,8 +358,8 @@ def _terms_fn(model: Model):
     def terms(p, x, y, mask, loss_idx, hyper):
         pred = model.predict(p, x)
         d_pred = jax.grad(lambda q: switch_loss(loss_idx, q - y, mask, hyper))(pred)
-        jac = jax.jacfwd(model.predict)(p, x)  # (n, P)
-        return d_pred[:, None] * jac * mask[:, None]
+        jac = jax.jacfwd(model.predict)(p, x)  # (n, P); (n, 2, P) for a curve
+        return point_terms(d_pred, jac) * mask[:, None]
 
     return jax.jit(jax.vmap(terms, in_axes=(0, None, None, None, None, None)))
 
@@ -394,8 +397,8 @@ def _scale_fn(model: Model):
         def one(p):
             pred = model.predict(p, x)
             d_pred = jax.grad(lambda q: switch_loss(loss_idx, q - y, mask, hyper))(pred)
-            jac = jax.jacfwd(model.predict)(p, x)  # (n, P)
-            return jax.numpy.sum(jax.numpy.abs(d_pred[:, None] * jac * mask[:, None]), axis=0)
+            jac = jax.jacfwd(model.predict)(p, x)  # (n, P); (n, 2, P) for a curve
+            return jax.numpy.sum(jax.numpy.abs(point_terms(d_pred, jac) * mask[:, None]), axis=0)
 
         # A few epochs at a time: all of a long run's (K, n, P) terms at once would not fit.
         return lax.map(one, ps, batch_size=64)

@@ -121,6 +121,36 @@ def _targets(x: np.ndarray, y: np.ndarray, labels=("x", "y"), held=None) -> dict
     )
 
 
+def _outline(h: History) -> bool:
+    """A run of a curve model on an outline: targets (n, 2), curves (G, 2) over t."""
+    return h.model.outputs == 2
+
+
+def _curve_xy(points: np.ndarray) -> dict:
+    """A curve's (G, 2) points as a trace's x and y (an outline run)."""
+    points = np.asarray(points)
+    return dict(x=packed(points[:, 0]), y=packed(points[:, 1]))
+
+
+def _outline_targets(y: np.ndarray, held=None) -> dict:
+    """An outline's points, in order and joined, closed (the last point is the first);
+    those in ``held`` hollow."""
+    trace = _targets(y[:, 0], y[:, 1], held=held)
+    trace.update(mode="lines+markers", line=dict(color=COLORS["targets"], width=1))
+    trace["hovertemplate"] = "x=%{x:.4g}<br>y=%{y:.4g}<extra>target</extra>"
+    return trace
+
+
+def _outline_axes(layout: dict, h: History, *curves: np.ndarray) -> None:
+    """An outline's axes: x and y on one scale (a cat keeps its shape), each range from
+    the targets stretched towards the curves (as ``y_range``)."""
+    layout["xaxis"].update(range=y_range(h.y[:, 0], *(c[..., 0] for c in curves)))
+    layout["yaxis"].update(
+        range=y_range(h.y[:, 1], *(c[..., 1] for c in curves)), scaleanchor="x", scaleratio=1
+    )
+    layout["xaxis"]["autorange"] = layout["yaxis"]["autorange"] = False
+
+
 def val_loss_traces(h: History, colour: str, panel: int = 0) -> list[dict]:
     """The loss on the held-out points by epoch (dotted) and its lowest epoch (a star), in
     loss panel ``panel``; [] for a run without held-out points."""
@@ -173,8 +203,9 @@ def fit_figure(h: History, labels=("x", "y"), frame_ms: int = 60) -> dict:
     costs a few milliseconds a frame on these small plots.
     """
     labels = _labels(labels)
+    outline = _outline(h)
     if len(h.frame_epochs) == 0:
-        preds0 = np.full_like(h.grid, np.nan)
+        preds0 = np.full(h.frame_preds.shape[1:], np.nan)
         frame_epochs, frame_preds = np.array([], int), h.frame_preds
     else:
         pick = np.unique(np.round(np.linspace(0, len(h.frame_epochs) - 1, EXPORT_FRAMES)))
@@ -197,10 +228,15 @@ def fit_figure(h: History, labels=("x", "y"), frame_ms: int = 60) -> dict:
         line=dict(color=COLORS["model"], width=3),
         hovertemplate="x=%{x:.4g}<br>prediction=%{y:.4g}<extra>model</extra>",
     )
+    if outline:  # the curve (x(t), y(t)): every frame moves both coordinates
+        curve.update(
+            _curve_xy(preds0), hovertemplate="x=%{x:.4g}<br>y=%{y:.4g}<extra>model</extra>"
+        )
+        _outline_axes(layout, h, h.frame_preds)
     frames = [
         dict(
             name=str(int(k)),
-            data=[dict(y=packed(p))],
+            data=[_curve_xy(p) if outline else dict(y=packed(p))],
             traces=[1],
             layout=dict(title=dict(text=epoch_title(h, int(k)))),
         )
@@ -256,7 +292,8 @@ def fit_figure(h: History, labels=("x", "y"), frame_ms: int = 60) -> dict:
         ]
         layout["margin"]["b"] = 130
         layout["height"] = 500
-    return dict(data=[_targets(h.x, h.y, labels), curve], layout=layout, frames=frames)
+    targets = _outline_targets(h.y, h.val_mask) if outline else _targets(h.x, h.y, labels)
+    return dict(data=[targets, curve], layout=layout, frames=frames)
 
 
 def hand_figure(x, y, grid, preds, title: str, labels=("x", "y"), rng=None) -> dict:
@@ -360,6 +397,8 @@ def player_fit_figure(runs: list[tuple[str, str, History]], labels=("x", "y")) -
     """
     labels = _labels(labels)
     first = runs[0][2]
+    if _outline(first):
+        return _player_outline_figure(runs)
     curves = []
     for i, (name, colour, h) in enumerate(runs):
         y0 = h.frame_preds[0] if len(h.frame_epochs) else np.full_like(h.grid, np.nan)
@@ -388,6 +427,34 @@ def player_fit_figure(runs: list[tuple[str, str, History]], labels=("x", "y")) -
     layout["legend"] = dict(orientation="h", yanchor="bottom", y=1.01, xanchor="left", x=0.0)
     targets = _targets(first.x, first.y, labels, first.val_mask)
     return dict(data=[targets, *curves], layout=layout)
+
+
+def _player_outline_figure(runs: list[tuple[str, str, History]]) -> dict:
+    """``player_fit_figure`` of outline runs: the targets in order (trace 0) and each run's
+    curve (x(t), y(t)) at epoch 0 (traces 1..R), x and y on one scale. A player moving
+    these curves sets both their x and y from ``History.frame_preds[k]`` (F, G, 2)."""
+    first = runs[0][2]
+    curves = []
+    for i, (name, colour, h) in enumerate(runs):
+        p0 = h.frame_preds[0] if len(h.frame_epochs) else np.full((len(h.grid), 2), np.nan)
+        curves.append(
+            dict(
+                type="scatter",
+                mode="lines",
+                name=name,
+                **_curve_xy(p0),
+                line=dict(color=colour, width=3, dash=DASHES[i % len(DASHES)]),
+                hovertemplate=f"x=%{{x:.4g}}<br>y=%{{y:.4g}}<extra>{name}</extra>",
+            )
+        )
+    layout = _layout("", "x", "y")
+    _outline_axes(layout, first)
+    layout.pop("title")
+    layout.pop("height")
+    layout["autosize"] = True
+    layout["margin"] = dict(l=56, r=12, t=34, b=48)
+    layout["legend"] = dict(orientation="h", yanchor="bottom", y=1.01, xanchor="left", x=0.0)
+    return dict(data=[_outline_targets(first.y, first.val_mask), *curves], layout=layout)
 
 
 def loss_ranges(loss: np.ndarray, floor: float | None = None, also=None) -> dict:
@@ -562,7 +629,8 @@ def player_params_figure(h: History, shown: list[int]) -> dict:
 def best_fit(h: History) -> dict | None:
     """The least-squares optimum of a model linear in its parameters trained under MSE or
     L2 (the lowest loss any parameters reach, not only gradient descent's): its parameters,
-    its curve on ``h.grid`` and its loss (the run's own). None for other runs."""
+    its curve on ``h.grid`` ((G, 2) for an outline run) and its loss (the run's own). None
+    for other runs."""
     if not h.model.linear or h.config.get("loss") not in ("mse", "l2"):
         return None
     from .train import evaluate  # the loss as the engine computes it
@@ -574,8 +642,9 @@ def best_fit(h: History) -> dict | None:
 
 
 def best_fit_trace(h: History, best: dict) -> dict:
-    """The least-squares curve on the fit chart: grey, dashed, under the model's."""
-    return dict(
+    """The least-squares curve on the fit chart: grey, dashed, under the model's (for an
+    outline run, the curve (x(t), y(t)))."""
+    trace = dict(
         type="scatter",
         mode="lines",
         name="best possible",
@@ -584,6 +653,9 @@ def best_fit_trace(h: History, best: dict) -> dict:
         line=dict(color=BEST, width=2, dash="dash"),
         hovertemplate="x=%{x:.4g}<br>prediction=%{y:.4g}<extra>least squares</extra>",
     )
+    if _outline(h):
+        trace.update(_curve_xy(best["preds"]), hovertemplate="x=%{x:.4g}<br>y=%{y:.4g}")
+    return trace
 
 
 def floor_trace(h: History, loss: float) -> dict:

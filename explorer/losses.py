@@ -5,6 +5,14 @@ engine pads data to fixed sizes) and its own settings by name (Huber's ``huber_d
 and returns the mean over the real points. Each is declared once in ``LOSSES`` with
 everything about it; the engine, the command line, the app and the tests read it from
 there, so a new loss is one entry here (README: "Adding a loss").
+
+Targets in the plane (the outline presets: errors (n, 2), one row per point, fitted by a
+curve t -> (x(t), y(t))) count by each point's distance from its target: ``call`` hands
+every loss the distances ``|e_i| = sqrt(ex_i² + ey_i²)`` instead of the errors
+(``CURVE_WORDS``). So L1 is the mean distance, MSE the mean squared distance (the squared
+errors of both coordinates added, then averaged over the points), L2 its root and Huber
+is taken of the distance; with the second coordinate 0 each is the one-output loss. The
+distance does not depend on how the drawing is turned, as a sum |ex| + |ey| would.
 """
 
 from __future__ import annotations
@@ -52,6 +60,14 @@ def l2(err: jax.Array, mask: jax.Array) -> jax.Array:
     return jnp.where(positive, jnp.sqrt(safe), 0.0)
 
 
+def distance(err: jax.Array) -> jax.Array:
+    """(n,) the length of each row of the (n, 2) errors, with gradient 0 at a length of 0
+    (a point exactly on its target does not pull), where sqrt's slope is infinite."""
+    squared = jnp.sum(err * err, axis=-1)
+    positive = squared > 0
+    return jnp.where(positive, jnp.sqrt(jnp.where(positive, squared, 1.0)), 0.0)
+
+
 def huber(err: jax.Array, mask: jax.Array, huber_delta: jax.Array) -> jax.Array:
     """Huber loss: squared (halved) for |err| <= delta, linear beyond it."""
     delta = huber_delta
@@ -77,6 +93,9 @@ class Loss:
         settings: its own settings, passed to ``fn`` by name.
         pull: how each point pulls on the gradient under this loss (the player's words
             under each point's share of the gradient); empty for none.
+        curve_formula: LaTeX, in full, for targets in the plane (each point's error is its
+            distance ``d_i`` from its target, ``CURVE_WORDS``); empty: the formula with
+            ``d_i`` for the error.
     """
 
     name: str
@@ -89,6 +108,7 @@ class Loss:
     fn: Callable[..., jax.Array]
     settings: tuple[Setting, ...] = ()
     pull: str = ""
+    curve_formula: str = ""
 
     def title(self, values: Mapping | None = None) -> str:
         """``short`` with its settings' values: ``Huber (δ = 1)``."""
@@ -126,6 +146,7 @@ LOSSES: Mapping[str, Loss] = registry(
             r"$\tfrac{1}{n}\sum|\hat y - y|$",
             "#2563eb",
             l1,
+            curve_formula=r"\mathrm{L1} = \frac{1}{n}\sum_i d_i,\ d_i = \|\hat p_i - p_i\|",
             pull="Under L1 the loss pulls each prediction by the sign of its error only "
             "(dL/dŷᵢ = sign(eᵢ)/n): a point far off pulls no harder than one close by, so an "
             "outlier counts like any other point.",
@@ -139,6 +160,8 @@ LOSSES: Mapping[str, Loss] = registry(
             r"$\sqrt{\tfrac{1}{n}\sum(\hat y - y)^2}$",
             "#e4572e",
             l2,
+            curve_formula=r"\mathrm{L2} = \sqrt{\frac{1}{n}\sum_i d_i^2},\ "
+            r"d_i^2 = (\hat x_i - x_i)^2 + (\hat y_i - y_i)^2",
             pull="Under L2 the loss pulls each prediction in proportion to its error "
             "(dL/dŷᵢ = eᵢ/(n·L2)): the farthest points pull hardest, and one outlier can "
             "outweigh the rest.",
@@ -152,6 +175,8 @@ LOSSES: Mapping[str, Loss] = registry(
             r"$\tfrac{1}{n}\sum(\hat y - y)^2$",
             "#16a34a",
             mse,
+            curve_formula=r"\mathrm{MSE} = \frac{1}{n}\sum_i d_i^2,\ "
+            r"d_i^2 = (\hat x_i - x_i)^2 + (\hat y_i - y_i)^2",
             pull="Under MSE the loss pulls each prediction in proportion to its error "
             "(dL/dŷᵢ = 2eᵢ/n): the farthest points pull hardest, and one outlier can outweigh "
             "the rest.",
@@ -167,6 +192,7 @@ LOSSES: Mapping[str, Loss] = registry(
             "#9333ea",
             huber,
             (HUBER_DELTA,),
+            curve_formula=r"\frac{1}{n}\sum_i h_\delta(d_i),\ d_i = \|\hat p_i - p_i\|",
             pull="Under Huber the loss pulls a prediction within δ of its target in proportion "
             "to its error, as MSE does, and one farther off by δ only, as L1 does: an outlier "
             "cannot outweigh the rest.",
@@ -176,6 +202,11 @@ LOSSES: Mapping[str, Loss] = registry(
 )
 
 LOSS_NAMES: tuple[str, ...] = tuple(LOSSES)
+CURVE_WORDS = (
+    "The targets are points in the plane: each point's error is its distance from its "
+    "target, d = √((x̂ − x)² + (ŷ − y)²). L1 is the mean distance, MSE the mean squared "
+    "distance, L2 its square root, Huber is taken of the distance."
+)
 # Every loss's own settings: the engine carries them all, so switching loss never recompiles.
 LOSS_SETTINGS: tuple[Setting, ...] = tuple(s for info in LOSSES.values() for s in info.settings)
 
@@ -188,7 +219,11 @@ def loss_index(name: str) -> int:
 
 
 def call(info: Loss, err: jax.Array, mask: jax.Array, hyper: Mapping) -> jax.Array:
-    """``info``'s loss with its settings taken by name from ``hyper``."""
+    """``info``'s loss with its settings taken by name from ``hyper``; errors (n, 2) of
+    targets in the plane count by their lengths (``CURVE_WORDS``). The rank is known when
+    tracing, so one-output runs compile exactly as before."""
+    if err.ndim == 2:
+        err = distance(err)
     return info.fn(err, mask, **{s.name: hyper[s.name] for s in info.settings})
 
 
@@ -208,7 +243,7 @@ def all_losses(pred, y, **settings) -> dict[str, float]:
     ``huber_delta=1.0``, defaults otherwise)."""
     pred, y = jnp.asarray(pred, jnp.float64), jnp.asarray(y, jnp.float64)
     hyper = {k: jnp.float64(v) for k, v in settings_values(LOSS_SETTINGS, settings).items()}
-    values = _every_loss_jit(pred - y, jnp.ones_like(y), hyper)
+    values = _every_loss_jit(pred - y, jnp.ones(y.shape[:1], jnp.float64), hyper)
     return dict(zip(LOSS_NAMES, np.asarray(values).tolist(), strict=True))
 
 

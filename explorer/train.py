@@ -26,9 +26,9 @@ import numpy as np
 import optax
 from jax import lax
 
-from .data import Dataset
+from .data import PRESETS, Dataset
 from .losses import LOSS_SETTINGS, LOSSES, Loss, call, every_loss, loss_index, switch_loss
-from .models import Model
+from .models import MODELS, Model
 from .optim import (
     OPTIMIZER_SETTINGS,
     OPTIMIZERS,
@@ -62,7 +62,8 @@ class History:
 
     Attributes:
         model: the model trained.
-        x, y: the target points (n,).
+        x, y: the target points (n,); for an outline (a curve model, ``outputs == 2``) x
+            holds t and y is (n, 2), the points' x and y.
         params: (K, P) parameters, columns named by ``param_names``.
         loss: (K,) the training loss at ``params[k]``.
         grads: (K, P) gradient of the loss at ``params[k]`` (over the training points).
@@ -74,8 +75,10 @@ class History:
         val_loss: (K,) the same loss on the held-out points at ``params[k]``, or None when
             no point is held out.
         frame_epochs: (F,) epochs that have an animation frame (F <= MAX_FRAMES).
-        grid: (G,) x values of the drawn curves.
-        frame_preds: (F, G) predictions on ``grid`` at each frame epoch.
+        grid: (G,) x values of the drawn curves; for a curve model, t from 0 to 1
+            (``Model.curve_grid``: GRID values and the model's corners).
+        frame_preds: (F, G) predictions on ``grid`` at each frame epoch; for a curve
+            model (F, G, 2), the curve's points (x(t), y(t)).
     """
 
     model: Model
@@ -124,18 +127,22 @@ class History:
     def _frames(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         frames = frame_epochs(self.epochs)
         frames = frames[frames < len(self.loss)]
-        span = float(self.x.max() - self.x.min()) or 1.0
-        grid = np.linspace(
-            self.x.min() - 0.05 * span, self.x.max() + 0.05 * span, GRID, dtype=np.float64
-        )
+        out = (2,) if self.model.outputs == 2 else ()
+        if out:  # a curve in the plane: the whole of t, no margin (it closes on itself)
+            grid = self.model.curve_grid(GRID)
+        else:
+            span = float(self.x.max() - self.x.min()) or 1.0
+            grid = np.linspace(
+                self.x.min() - 0.05 * span, self.x.max() + 0.05 * span, GRID, dtype=np.float64
+            )
         if frames.size:
             # Padded to MAX_FRAMES rows: one compiled function per model structure.
             idx = np.full(MAX_FRAMES, frames[-1])
             idx[: frames.size] = frames
             preds = np.asarray(_frames_fn(self.model)(self.params[idx], grid))[: frames.size]
         else:
-            preds = np.zeros((0, GRID), np.float64)
-        keep = np.isfinite(preds).all(axis=1)
+            preds = np.zeros((0, GRID, *out), np.float64)
+        keep = np.isfinite(preds).reshape(len(preds), -1).all(axis=1)
         frames, preds = frames[keep], preds[keep]
         for arr in (frames, grid, preds):
             arr.flags.writeable = False  # the app shares one History between sessions
@@ -155,13 +162,16 @@ class History:
         return self.model.unflatten(self.params[epoch])
 
     def predict(self, epoch: int, x: np.ndarray) -> np.ndarray:
-        """The model's predictions at ``x`` with the parameters of ``epoch``."""
+        """The model's predictions at ``x`` with the parameters of ``epoch``; (n, 2) for a
+        curve model, x then holding t."""
         return np.asarray(_predict_fn(self.model)(self.params[epoch], jnp.asarray(x, jnp.float64)))
 
     def to_dict(self) -> dict:
         """The JSON schema of ``python -m explorer fit --json``; a run with held-out points
         adds ``held_out`` (their indices) and each epoch's ``val_loss`` (null where it
-        overflows)."""
+        overflows). For an outline, ``x`` holds t, ``y`` the targets as [x, y] pairs, and
+        ``curve`` the last epoch's curve: ``{"t": [...], "points": [[x, y], ...]}`` on
+        ``grid``."""
         rows = []
         for k in range(len(self.loss)):
             row = {
@@ -185,6 +195,10 @@ class History:
         }
         if self.val_loss is not None:
             out["held_out"] = np.flatnonzero(self.val_mask).tolist()
+        if self.model.outputs == 2:
+            last = [] if self.last_epoch < 0 else self.predict(self.last_epoch, self.grid)
+            points = np.asarray(last, np.float64).tolist()
+            out["curve"] = {"t": self.grid.tolist() if len(points) else [], "points": points}
         return out
 
 
@@ -230,11 +244,20 @@ def _evaluate_fn(model: Model):
         # the sizes of those terms tells a gradient that is rounding noise (tiny next to
         # its terms) from a real one.
         d_pred = jax.grad(lambda q: switch_loss(loss_idx, q - y, mask, hyper))(pred)
-        jac = jax.jacfwd(model.predict)(p, x)  # (n, P)
-        scale = jnp.sum(jnp.abs(d_pred[:, None] * jac) * mask[:, None], axis=0)
+        jac = jax.jacfwd(model.predict)(p, x)  # (n, P), or (n, 2, P) for a curve
+        scale = jnp.sum(jnp.abs(point_terms(d_pred, jac)) * mask[:, None], axis=0)
         return value, grad, scale, every_loss(pred - y, mask, hyper)
 
     return jax.jit(evaluate)
+
+
+def point_terms(d_pred: jax.Array, jac: jax.Array) -> jax.Array:
+    """(n, P) each point's term of the gradient, dL/dpred_i · dpred_i/dp, from ``d_pred``
+    (n,) and the model's Jacobian ``jac`` (n, P); for a curve model, ``d_pred`` (n, 2)
+    and ``jac`` (n, 2, P), the point's two coordinates' terms added."""
+    if d_pred.ndim == 2:
+        return jnp.einsum("no,nop->np", d_pred, jac)
+    return d_pred[:, None] * jac
 
 
 @dataclass(frozen=True)
@@ -280,10 +303,12 @@ def pad(
     x: np.ndarray, y: np.ndarray, keep: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """x, y padded with zeros to ``bucket_size(n)``, and the 0/1 mask of the real points;
-    ``keep`` (n,) bool leaves out the points it marks False (held-out points) as well."""
+    ``keep`` (n,) bool leaves out the points it marks False (held-out points) as well.
+    y may be (n, 2), an outline's points: padded to (size, 2)."""
     n = len(x)
     size = bucket_size(n)
-    xp, yp, mask = (np.zeros(size, np.float64) for _ in range(3))
+    xp, mask = np.zeros(size, np.float64), np.zeros(size, np.float64)
+    yp = np.zeros((size, *np.shape(y)[1:]), np.float64)
     xp[:n], yp[:n], mask[:n] = x, y, 1.0 if keep is None else keep
     return xp, yp, mask
 
@@ -626,6 +651,7 @@ def train(
         if isinstance(batch_size, bool) or int(batch_size) != batch_size or batch_size < 1:
             raise ValueError("batch size must be a whole number >= 1")
         batch_size = None if batch_size >= n else int(batch_size)
+    check_outputs(data, model)
     x, y, mask = pad(data.x, data.y, None if val_mask is None else ~val_mask)
     p0 = np.asarray(p0, np.float64)
     if p0.shape != (model.n_params,):
@@ -677,6 +703,29 @@ def train(
         val_mask=val_mask,
         val_loss=val_loss,
     )
+
+
+def check_outputs(data: Dataset, model: Model) -> None:
+    """ValueError unless the model draws what the data holds: a curve (x(t), y(t)) for an
+    outline's points in the plane, a function y(x) for the others."""
+    if data.outputs == model.outputs:
+        return
+    if data.outputs == 2:
+        raise ValueError(
+            f"the {data.name} preset is an outline of points in the plane, drawn by a curve "
+            f"t → (x(t), y(t)): choose a curve model ({', '.join(curve_models())}), "
+            f"not {model.name}"
+        )
+    raise ValueError(
+        f"{model.name} draws a curve t → (x(t), y(t)) in the plane: it fits the outline "
+        f"presets ({', '.join(p.name for p in PRESETS.values() if p.outputs == 2)}); "
+        f"choose a model of y(x) for {data.name}"
+    )
+
+
+def curve_models() -> list[str]:
+    """The models that draw a curve in the plane (two outputs), in registry order."""
+    return [name for name, f in MODELS.items() if f.outputs == 2]
 
 
 def _loss_settings(hyper: dict) -> dict:

@@ -413,7 +413,8 @@ def test_argparse_error_in_a_real_process_is_one_line():
     assert done.stdout == ""
     assert done.stderr == (
         "error: argument --model: invalid choice: 'cubic' "
-        "(choose from 'line', 'quadratic', 'polynomial', 'relu-sum', 'mlp')\n"
+        "(choose from 'line', 'quadratic', 'polynomial', 'relu-sum', 'mlp', 'relu-curve', "
+        "'mlp-curve', 'fourier-curve')\n"
     )
 
 
