@@ -390,7 +390,8 @@ def pull_view(
         words=LOSSES[h.config["loss"]].pull,
         epochs=packed(epochs, "<i4"),
         shares=packed(shares, "<f8"),
-        preds=packed(preds),
+        preds=packed(preds),  # (E, n), or (E, n, 2) (x, y) pairs for an outline's curve
+        outline=bool(np.ndim(h.y) == 2),
         x=packed(h.x, "<f8"),
         outliers=list(outliers),
         colors=dict(PULL_COLORS),

@@ -683,6 +683,33 @@ def test_drawing_points_by_clicking_fits_them_and_fills_the_link(open_page):
     no_exception(pg)
 
 
+def test_the_cat_is_drawn_as_a_curve_in_the_plane_at_every_epoch(open_page):
+    from explorer import fit
+
+    pg = open_page("?preset=cat")
+    h = fit(preset="cat")
+    for action, k in (("last", h.last_epoch), ("first", 0)):
+        pg.locator(f".gx-btn[data-action={action}]").click()
+        pg.wait_for_timeout(400)
+        shown = pg.evaluate(
+            "() => { const t = document.querySelector('.gx-fit')._fullData[1];"
+            " return [Array.from(t.x), Array.from(t.y)]; }"
+        )
+        f = int(np.searchsorted(h.frame_epochs, k, side="right")) - 1
+        # The curve (x(t), y(t)) of the frame at k, both coordinates (float32 on the way).
+        np.testing.assert_allclose(shown[0], h.frame_preds[f][:, 0], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(shown[1], h.frame_preds[f][:, 1], rtol=1e-5, atol=1e-6)
+        # The error lines join each target to the curve's point at its t, in the plane.
+        err = pg.evaluate(
+            "() => { const d = document.querySelector('.gx-fit')._fullData;"
+            " const t = d.find((t) => t.name === 'errors') || d[d.length - 1];"
+            " return [Array.from(t.x).slice(0, 2), Array.from(t.y).slice(0, 2)]; }"
+        )
+        assert err[0][0] == pytest.approx(h.y[0, 0]) and err[1][0] == pytest.approx(h.y[0, 1])
+    shot(pg, "cat-last-epoch")
+    no_exception(pg)
+
+
 def test_an_uploaded_csv_gets_settings_that_fit_it(open_page, tmp_path):
     # The case: ten rows with y about 60, where the defaults (L1, lr 0.01, 10
     # epochs, a random start) stall far from the line.

@@ -22,7 +22,7 @@ from explorer.csvdata import (
     points_text,
 )
 from explorer.data import clean_text
-from explorer.losses import LOSS_SETTINGS
+from explorer.losses import CURVE_WORDS, LOSS_SETTINGS
 from explorer.optim import OPTIMIZER_SETTINGS
 from explorer.registry import DEFAULT_PRESET, PRESET, SETTINGS, suggested
 from explorer.settings import Setting
@@ -303,10 +303,24 @@ def _parse_upload(digest: str, _raw: bytes, name: str) -> Dataset:
     return parse_csv(_raw, name)
 
 
-def model_ui(defaults: dict, varied: str | None = None) -> dict:
-    """Model section: the family and its size settings, by name."""
+def model_ui(defaults: dict, varied: str | None = None, outputs: int = 1) -> dict:
+    """Model section: the family and its size settings, by name. Only the models that fit
+    the data are offered: functions y(x) for points, curves t -> (x(t), y(t)) for an
+    outline (``outputs`` 2)."""
     st.sidebar.header("Model")
-    name = setting_widget(SETTINGS["model"], defaults["model"], varied=varied)
+    s = SETTINGS["model"]
+    offered = tuple(m for m in s.choices if MODELS[m].outputs == outputs)
+    if st.session_state.get(s.link) not in (None, *offered):
+        st.session_state[s.link] = defaults["model"]  # another kind of data: its own model
+    name = st.sidebar.selectbox(
+        s.label,
+        offered,
+        index=offered.index(defaults["model"]) if defaults["model"] in offered else 0,
+        key=s.link,
+        bind="query-params",
+        help=s.help,
+        disabled=varied == "model",
+    )
     st.sidebar.caption(MODELS[name].words)
     values = {"model": name}
     for s in MODELS[name].settings:
@@ -315,7 +329,7 @@ def model_ui(defaults: dict, varied: str | None = None) -> dict:
 
 
 def training_ui(
-    defaults: dict, start_offered: tuple[str, ...], varied: str | None = None
+    defaults: dict, start_offered: tuple[str, ...], varied: str | None = None, outline=False
 ) -> tuple[dict, str]:
     """Training section: loss, learning rate, epochs, optimizer, batch, start.
 
@@ -337,7 +351,9 @@ def training_ui(
         bind="query-params",
         disabled=varied == "loss",
     )
-    st.sidebar.latex(LOSSES[loss].formula)
+    st.sidebar.latex((outline and LOSSES[loss].curve_formula) or LOSSES[loss].formula)
+    if outline:
+        st.sidebar.caption(CURVE_WORDS)
     values = {"loss": loss}
     # Every compared loss's settings (Huber's delta) when the comparison varies the loss;
     # every optimizer's when it varies the optimizer.

@@ -6,7 +6,7 @@ from types import MappingProxyType
 
 import streamlit as st
 
-from explorer import build_model
+from explorer import PRESETS, build_model
 from explorer.api import resolve
 from explorer.registry import SETTINGS, suggested
 
@@ -141,7 +141,9 @@ def sidebar(varied: str | None = None) -> Choices:
     preset, dataset, data_key, values = data_ui()
     defaults = suggested(preset or DEFAULT_PRESET)
     defaults["start"] = "preset" if defaults.get("init") else "random"
-    values |= model_ui(defaults, varied)
+    outputs = PRESETS[preset].outputs if preset in PRESETS else 1
+    values |= model_ui(defaults, varied, outputs)
     suggestion = suggestion_ui(dataset, data_key, values) if preset is None else None
-    train, start = training_ui(defaults, start_options(preset, values["model"], suggestion), varied)
+    offered = start_options(preset, values["model"], suggestion)
+    train, start = training_ui(defaults, offered, varied, outputs == 2)
     return Choices(preset, dataset, data_key, values | train, start, suggestion)

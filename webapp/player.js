@@ -273,7 +273,8 @@ class Run {
     // Epochs at which a gradient is rounding noise around 0, by parameter: [[first, last], ...].
     this.noiseSpans = Array.from({ length: this.P }, () => []);
     for (const [i, a, b] of r.noise || []) this.noiseSpans[i].push([a, b]);
-    this.G = this.framePreds.length / Math.max(this.frameEpochs.length, 1);
+    // Values per frame: G predictions, or G (x, y) pairs for an outline's curve.
+    this.G = this.framePreds.length / Math.max(this.frameEpochs.length, 1) / (this.outline ? 2 : 1);
   }
   p(k, i) {
     return this.params[k * this.P + i];
@@ -299,6 +300,17 @@ class Run {
   }
   curve(f) {
     return this.framePreds.subarray(f * this.G, (f + 1) * this.G);
+  }
+  /** An outline's curve at frame f: its x(t) and y(t). */
+  curveXY(f) {
+    const xs = new Float64Array(this.G);
+    const ys = new Float64Array(this.G);
+    const base = 2 * f * this.G;
+    for (let j = 0; j < this.G; j++) {
+      xs[j] = this.framePreds[base + 2 * j];
+      ys[j] = this.framePreds[base + 2 * j + 1];
+    }
+    return { x: xs, y: ys };
   }
 }
 
@@ -650,8 +662,9 @@ class Player {
           preds: decode(pl.preds),
           outliers: new Set(pl.outliers),
           colors: pl.colors,
+          outline: Boolean(pl.outline),
         };
-        this.pull.n = this.pull.preds.length / this.pull.epochs.length;
+        this.pull.n = this.pull.preds.length / this.pull.epochs.length / (pl.outline ? 2 : 1);
         this.pull.x = decode(pl.x);
         if (!(this.pullS < pl.along.length)) this.pullS = 0;
         this.pullPick.replaceChildren(
@@ -676,8 +689,10 @@ class Player {
         this.errX = new Float64Array(3 * n);
         this.errY = new Float64Array(3 * n);
         const ty = decode(data.fit.data[0].y);
+        // An outline's targets are points of the plane, not (x, y) of a function of x.
+        const tx = this.pull.outline ? decode(data.fit.data[0].x) : this.pull.x;
         for (let i = 0; i < n; i++) {
-          this.errX.set([this.pull.x[i], this.pull.x[i], NaN], 3 * i);
+          this.errX.set([tx[i], tx[i], NaN], 3 * i);
           this.errY.set([ty[i], ty[i], NaN], 3 * i);
         }
       } else {
@@ -883,7 +898,12 @@ class Player {
     let lo = Infinity;
     this.runs.forEach((r, i) => {
       const kk = Math.min(k, r.last);
-      if (r.frameEpochs.length) {
+      if (r.frameEpochs.length && r.outline) {
+        const f = r.frameAt(kk);
+        fitY.push(r.curveXY(f));
+        fitTraces.push(i + 1);
+        if (r.frameEpochs[f] !== kk) inexact.push([r, r.frameEpochs[f]]);
+      } else if (r.frameEpochs.length) {
         const f = r.frameAt(kk);
         const ys = r.curve(f);
         fitY.push({ y: ys });
@@ -901,7 +921,14 @@ class Player {
       // Each point's error at the epoch of the pull shown (its curve may be a frame apart).
       const p = this.pull;
       const d = floorIndex(p.epochs, Math.min(k, this.runs[0].last));
-      for (let i = 0; i < p.n; i++) this.errY[3 * i + 1] = p.preds[d * p.n + i];
+      if (p.outline) {
+        for (let i = 0; i < p.n; i++) {
+          this.errX[3 * i + 1] = p.preds[2 * (d * p.n + i)];
+          this.errY[3 * i + 1] = p.preds[2 * (d * p.n + i) + 1];
+        }
+      } else {
+        for (let i = 0; i < p.n; i++) this.errY[3 * i + 1] = p.preds[d * p.n + i];
+      }
       fitY.push({ x: this.errX, y: this.errY });
       fitTraces.push(this.errorTrace);
     }

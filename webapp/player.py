@@ -103,6 +103,8 @@ def run_payload(name: str, colour: str, h: History, floor: float | None = None) 
         grads=_typed(h.grads),
         frame_epochs=_typed(np.asarray(h.frame_epochs, np.int32)),
         frame_preds=figures.packed(h.frame_preds),
+        # An outline run's curve is (x(t), y(t)): frames of (x, y) pairs, drawn as both.
+        outline=bool(np.ndim(h.y) == 2),
         ranges=figures.loss_ranges(h.loss, floor, also=h.val_loss),
         rises=len(figures.rises(h.loss)),
         rise_spans=figures.spans(np.isin(np.arange(len(h.loss)), figures.rises(h.loss))),
