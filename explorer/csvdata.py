@@ -358,3 +358,18 @@ def drawn_dataset(x, y) -> Dataset:
     if len(x) < MIN_POINTS:
         raise DataError(f"draw at least {MIN_POINTS} points to fit")
     return Dataset(np.asarray(x), np.asarray(y), DRAWN_NAME, "Points drawn by clicking.")
+
+
+def drawn_outline(x, y) -> Dataset:
+    """Drawn points, in the order drawn, as a closed outline to fit by a curve model:
+    targets the points themselves (and the first again, closing it) at t = the share of
+    the outline's perimeter walked to each (``data.outline_at``'s t). DataError for fewer
+    than three points or points that all coincide."""
+    if len(x) < 3:
+        raise DataError("draw at least 3 points, in order, for an outline")
+    pts = np.stack([np.asarray(x, np.float64), np.asarray(y, np.float64)], axis=1)
+    loop = np.vstack([pts, pts[:1]])
+    walked = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(loop, axis=0).T))])
+    if walked[-1] == 0:
+        raise DataError("the drawn points all coincide: an outline needs some length")
+    return Dataset(walked / walked[-1], loop, DRAWN_NAME, "An outline drawn by clicking, in order.")

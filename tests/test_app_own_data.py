@@ -139,3 +139,21 @@ def test_compare_rings_the_outliers():
     assert len(ringed) == 1
     d = make_preset("fastai-quadratic", outliers=3)
     np.testing.assert_array_equal(unpack(ringed[0]["x"]), d.x[list(d.outliers)])
+
+
+def test_drawn_points_as_an_outline_are_fitted_by_a_curve():
+    pts = "0_0~1_0.2~2_0~2.2_1~2_2~1_1.8~0_2~-0.2_1"
+    at = run(new_app(preset="Draw your own", pts=pts, outline="true"))
+    assert at.selectbox(key="model").value == "relu-curve"
+    assert at.selectbox(key="model").options == ["relu-curve", "mlp-curve", "fourier-curve"]
+    assert at.slider(key="corners").value == 8  # a corner per point drawn
+    data = player(at)
+    r = data["runs"][0]
+    assert r["outline"]
+    # The targets are the drawn points in the plane, closed; the curve ends on them.
+    from explorer.csvdata import drawn_outline, parse_points
+
+    d = drawn_outline(*parse_points(pts))
+    h = fit(data=d, model="relu-curve", corners=8, loss="mse", lr=2.0, epochs=100, seed=42)
+    np.testing.assert_array_equal(r["loss"], h.loss)
+    assert h.loss[-1] <= h.loss[0] / 5

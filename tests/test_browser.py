@@ -737,7 +737,7 @@ def test_an_uploaded_csv_gets_settings_that_fit_it(open_page, tmp_path):
 @pytest.mark.parametrize("size", list(SIZES), ids=list(SIZES))
 @pytest.mark.parametrize(
     "view",
-    ["Train", "Compare", "Train-big", "present", "draw", "branch", "held-out", "race"],
+    ["Train", "Compare", "Train-big", "present", "draw", "branch", "held-out", "race", "cat"],
     ids=lambda v: v.split("+")[0],
 )
 def test_every_screen_size_is_clean(open_page, size, view):
@@ -751,6 +751,7 @@ def test_every_screen_size_is_clean(open_page, size, view):
         "branch": "?preset=line&loss=MSE&lr=0.05&epochs=50&branch=true&branch_at=15&then_lr=0.001",
         "held-out": "?preset=overfit&validation=0.25",
         "race": "?view=Compare&vary=Optimizer&epochs=100",
+        "cat": "?preset=cat",
     }[view]
     pg = open_page(query, SIZES[size])
     pg.locator(".gx-btn[data-action=step]").click()

@@ -103,3 +103,21 @@ def test_badly_scaled_reads_the_features_condition_number():
     assert badly_scaled(d, build_model("quadratic"))
     assert not badly_scaled(d, build_model("line"))  # [x, 1] on 0..9: about 70
     assert np.linalg.cond(np.vander(x, 2).T @ np.vander(x, 2)) < 1e4
+
+
+def test_a_drawn_outline_is_closed_and_walks_its_perimeter():
+    from explorer.csvdata import drawn_outline
+    from explorer.data import outline_at
+
+    # A 2 x 1 rectangle drawn corner by corner: perimeter 6.
+    d = drawn_outline([0, 2, 2, 0], [0, 0, 1, 1])
+    np.testing.assert_allclose(d.x, [0, 2 / 6, 3 / 6, 5 / 6, 1])
+    np.testing.assert_array_equal(d.y, [[0, 0], [2, 0], [2, 1], [0, 1], [0, 0]])
+    # The same t as the presets' outlines use for their corners.
+    np.testing.assert_allclose(outline_at(d.y[:-1], d.x), d.y, atol=1e-12)
+    with pytest.raises(DataError, match="at least 3"):
+        drawn_outline([0, 1], [0, 1])
+    with pytest.raises(DataError, match="coincide"):
+        drawn_outline([1, 1, 1], [2, 2, 2])
+    h = fit(data=d, model="relu-curve", corners=4, loss="mse", lr=2.0, epochs=100)
+    assert h.loss[-1] <= h.loss[0] / 5

@@ -17,6 +17,7 @@ from explorer.csvdata import (
     LIMITS_TEXT,
     MAX_DRAWN,
     drawn_dataset,
+    drawn_outline,
     parse_csv,
     parse_points,
     points_text,
@@ -256,11 +257,20 @@ def _draw_ui() -> tuple[Dataset | None, tuple]:
         args=([],),
         disabled=not len(x),
     )
+    outline = st.sidebar.toggle(
+        "As an outline (in order)",
+        key="outline",
+        bind="query-params",
+        help="Fit a closed curve t -> (x(t), y(t)) through the points in the order you "
+        "clicked them, as the cat preset does, instead of a function y(x).",
+    )
     try:
-        dataset = drawn_dataset(x, y)
-    except DataError:
-        return None, ("drawn", text)
-    return dataset, ("drawn", text)
+        dataset = drawn_outline(x, y) if outline else drawn_dataset(x, y)
+    except DataError as err:
+        if outline and len(x) >= 2:
+            st.sidebar.caption(f"{plain(str(err))}.")
+        return None, ("drawn", text, outline)
+    return dataset, ("drawn", text, outline)
 
 
 def set_drawn(points) -> None:
@@ -274,8 +284,8 @@ def set_drawn(points) -> None:
 
 def _standardise_ui(dataset: Dataset | None, key: tuple) -> tuple[Dataset | None, tuple]:
     """Your own data's x standardised when the toggle (in the link: ``std``) is on."""
-    if dataset is None:
-        return None, key
+    if dataset is None or dataset.outputs == 2:
+        return dataset, key  # (an outline's x is t, from 0 to 1)
     on = st.sidebar.toggle(
         "Standardise x",
         key="std",
@@ -310,6 +320,8 @@ def model_ui(defaults: dict, varied: str | None = None, outputs: int = 1) -> dic
     st.sidebar.header("Model")
     s = SETTINGS["model"]
     offered = tuple(m for m in s.choices if MODELS[m].outputs == outputs)
+    if defaults["model"] not in offered:  # your own outline: the cat's model and settings
+        defaults = {**defaults, **PRESETS["cat"].defaults}
     if st.session_state.get(s.link) not in (None, *offered):
         st.session_state[s.link] = defaults["model"]  # another kind of data: its own model
     name = st.sidebar.selectbox(
@@ -400,7 +412,7 @@ def suggestion_ui(dataset: Dataset | None, data_key: tuple, values: dict) -> Sug
     """Settings that work on your own points (``explorer.suggest``): applied to the
     training controls when a file is uploaded, and for drawn points when asked (each
     click would otherwise move them); shown with their reasons."""
-    if dataset is None or data_key[0] not in ("csv", "drawn"):
+    if dataset is None or data_key[0] not in ("csv", "drawn") or dataset.outputs == 2:
         return None  # (before any upload, the points shown until now are kept as they are)
     key = (data_key, tuple(sorted(values.items())))
     kept = st.session_state.get("gx_suggestion")

@@ -99,6 +99,7 @@ UI_RULES: Mapping[str, Rule] = MappingProxyType(
         "preset": _one_of([*PRESETS, DRAW_LABEL, CSV_LABEL]),
         POINTS_LINK: _points,  # drawn points (csvdata.points_text)
         "std": _one_of(["true", "false"]),  # your own data's x standardised
+        "outline": _one_of(["true", "false"]),  # drawn points as an outline, in order
         "start": _one_of(START_LABELS.values()),
         "view": _one_of(VIEWS),
         "epoch": _number(0, SETTINGS["epochs"].high, whole=True),

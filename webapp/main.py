@@ -142,6 +142,14 @@ def sidebar(varied: str | None = None) -> Choices:
     defaults = suggested(preset or DEFAULT_PRESET)
     defaults["start"] = "preset" if defaults.get("init") else "random"
     outputs = PRESETS[preset].outputs if preset in PRESETS else 1
+    if dataset is not None:
+        outputs = dataset.outputs
+    if outputs == 2 and preset is None:
+        # Your own outline: the cat's suggestions, with a corner for each point drawn (more
+        # would leave the curve free between the points).
+        corners = SETTINGS["corners"]
+        n = min(max(dataset.n - 1, int(corners.low)), int(corners.high))
+        defaults = {**defaults, **PRESETS["cat"].defaults, "corners": n}
     values |= model_ui(defaults, varied, outputs)
     suggestion = suggestion_ui(dataset, data_key, values) if preset is None else None
     offered = start_options(preset, values["model"], suggestion)

@@ -212,7 +212,7 @@ def _train_player(run: Run, present: bool, draw: bool = False) -> None:
         loss_title=f"{LOSSES[h.config['loss']].title(h.config)} by epoch",
         present=present,
         landscape=land,
-        draw=[[float(a), float(b)] for a, b in zip(h.x, h.y, strict=True)] if draw else None,
+        draw=_drawn_points() if draw else None,
     )
 
 
@@ -277,6 +277,13 @@ def draw_canvas(present: bool = False) -> None:
         st.session_state["gx_canvas"] = n + 1  # a fresh chart: no selection left over
         set_drawn([*zip(x.tolist(), y.tolist(), strict=True), (picked[0]["x"], picked[0]["y"])])
         st.rerun()
+
+
+def _drawn_points() -> list[list[float]]:
+    """The drawn points as [[x, y], ...], in the order drawn (an outline's too: its
+    targets are these in the plane, its x is t)."""
+    x, y = parse_points(st.session_state.get("gx_drawn", ""))
+    return [[float(a), float(b)] for a, b in zip(x, y, strict=True)]
 
 
 def downloads(run: Run) -> None:
