@@ -789,3 +789,38 @@ def test_downloads_hold_the_run(page):
     html = Path(info.value.path()).read_text()
     assert "Plotly.newPlot" in html and "Plotly.addFrames" in html
     no_exception(page)
+
+
+def test_a_race_of_optimizers_draws_every_path_on_one_landscape(open_page):
+    from explorer import fit
+
+    pg = open_page("?view=Compare&vary=Optimizer&epochs=100&preset=line&loss=MSE&lr=0.05")
+    pg.wait_for_function(
+        "() => document.querySelector('.gx-landbox svg.gx-overlay polyline') !== null",
+        timeout=60_000,
+    )
+    for _ in range(20):
+        pg.locator(".gx-btn[data-action=step]").click()
+    pg.wait_for_timeout(500)
+    drawn = pg.evaluate(
+        """() => [...document.querySelectorAll('.gx-landbox .gx-o-otherpath')].map(
+             (p) => [p.style.stroke, p.getAttribute('points').trim().split(/\\s+/).length])"""
+    )
+    # Momentum's and Adam's paths, each 21 points (epochs 0..20) long.
+    assert [n for _, n in drawn] == [21, 21]
+    assert len({c for c, _ in drawn}) == 2
+    # Each path's last point is that run's parameters at epoch 20 (m, b), in pixels.
+    last = pg.evaluate(
+        """() => { const gd = document.querySelector('.gx-land .js-plotly-plot') ||
+             document.querySelector('.gx-landbox .js-plotly-plot');
+           const L = gd._fullLayout;
+           return [...document.querySelectorAll('.gx-landbox .gx-o-otherpath')].map((p) => {
+             const [x, y] = p.getAttribute('points').trim().split(/\\s+/).pop().split(',').map(Number);
+             return [L.xaxis.p2l(x - L.xaxis._offset), L.yaxis.p2l(y - L.yaxis._offset)]; }); }"""
+    )
+    for (m, b), opt in zip(last, ("momentum", "adam"), strict=True):
+        h = fit(preset="line", loss="mse", lr=0.05, epochs=100, optimizer=opt)
+        assert m == pytest.approx(h.params[20, 0], abs=0.02) and b == pytest.approx(
+            h.params[20, 1], abs=0.02
+        )
+    no_exception(pg)

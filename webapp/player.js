@@ -425,6 +425,7 @@ class Player {
     // two parameters, the slope along each, and each point's pull; all at this epoch.
     this.descent = el("div", "gx-descent");
     const paramsBox = el("div", "gx-paramsbox");
+    this.paramsBox = paramsBox;
     this.paramsTitle = el("div", "gx-subtitle", "Parameters by epoch");
     this.paramsDiv = el("div", "gx-chart gx-params");
     this.paramsNote = el("div", "gx-small");
@@ -455,6 +456,7 @@ class Player {
     landBox.hidden = true;
 
     const slopeBox = el("div", "gx-slopebox");
+    this.slopeBox = slopeBox;
     this.slopeTitle = el("div", "gx-subtitle", "The slope: the loss along each parameter");
     this.slopeWrap = el("div", "gx-chart gx-slopes gx-layered");
     this.slopeDiv = el("div", "gx-layer-chart");
@@ -619,7 +621,12 @@ class Player {
       });
       this.pendingLoss = { data: lines, traces, layout: this.axisRanges() };
     }
-    this.descent.hidden = !data.descent;
+    // A comparison of runs with one loss over the same parameters shows their paths on
+    // one landscape, without the single run's other views.
+    this.descent.hidden = !data.descent && !data.landscape;
+    this.paramsBox.hidden = !data.descent;
+    this.slopeBox.hidden = !data.descent;
+    if (!data.descent) this.pullBox.hidden = true;
     if (data.descent) {
       const d = data.descent;
       const r = this.runs[0];
@@ -1112,6 +1119,24 @@ class Player {
     const bottom = L.bottoms ? L.bottoms[L.shown] : null;
     star.style.display = bottom ? "" : "none";
     if (bottom) star.setAttribute("points", starPoints(sub.px(bottom[0]), sub.py(bottom[1]), 8));
+    // The other runs of a comparison: each one's path and point, in its colour.
+    this.runs.slice(1).forEach((o, s) => {
+      const ok = Math.min(k, o.last);
+      const xs = new Float64Array(ok + 1);
+      const ys = new Float64Array(ok + 1);
+      for (let q = 0; q <= ok; q++) {
+        xs[q] = o.p(q, i);
+        ys[q] = o.p(q, j);
+      }
+      const other = over.item(layer, `path${s + 1}`, "polyline", { class: "gx-o-otherpath" });
+      other.setAttribute("points", polyline(sub, xs, ys));
+      other.style.stroke = o.color;
+      // Clipped: the map's range is the first run's, and another run may leave it.
+      const od = over.item(layer, `point${s + 1}`, "circle", { class: "gx-o-otherpoint", r: 4 });
+      od.setAttribute("cx", sub.px(xs[ok]));
+      od.setAttribute("cy", sub.py(ys[ok]));
+      od.style.fill = o.color;
+    });
     const dot = over.item(layer, "point", "circle", { class: "gx-o-landpoint", r: 5 }, false);
     dot.setAttribute("cx", sub.px(px));
     dot.setAttribute("cy", sub.py(py));
@@ -1142,7 +1167,11 @@ class Player {
       : L.exact
         ? " The star is the least-squares optimum: the best fit possible."
         : " The white star is the bottom of this slice; the grey hollow star is the best fit possible with every parameter free.";
-    this.landNote.textContent = `Colour is the loss on a log scale (its own range for each map), dark where it is low. The white line is the path so far, from the ring where it started. ${stepText}.${best}${held}`;
+    const others =
+      this.runs.length > 1
+        ? ` The white path and arrow are ${r.name}'s; each other run's path is in its colour, on the same loss over the same parameters from the same start.`
+        : "";
+    this.landNote.textContent = `Colour is the loss on a log scale (its own range for each map), dark where it is low. The white line is the path so far, from the ring where it started. ${stepText}.${others}${best}${held}`;
   }
 
   /** Show map m (models with more than two parameters: another epoch's map). A restyle

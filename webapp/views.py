@@ -404,7 +404,12 @@ def compare_view(spec: RunSpec, choices: Choices, init, present: bool = False) -
         if vary == "loss"
         else f"{LOSSES[first.config['loss']].title(first.config)} by epoch"
     )
-    _compare_player(timeline, title, present)
+    # Runs of one model and one loss (the optimizer, the rate or the batch varies): their
+    # paths on one landscape, the first run's.
+    land = None
+    if vary in ("optimizer", "lr", "batch_size") and not present:
+        land, _ = landscape(next(iter(live.values())), st.session_state.get("gx_along"))
+    _compare_player(timeline, title, present, landscape=land)
     ended = {v: r.history for v, r in live.items()}
     comparison = Comparison(next(iter(specs.values())), ended, vary, specs)
     best = comparison.best()
@@ -439,9 +444,9 @@ def _compare_timeline(live: dict, names: dict, colors: dict) -> player.Timeline:
 
 @st.fragment
 def _compare_player(
-    tl: player.Timeline, title: str, present: bool, key: str = "compare_player"
+    tl: player.Timeline, title: str, present: bool, key: str = "compare_player", landscape=None
 ) -> None:
-    player.show(key, tl, loss_title=title, present=present)
+    player.show(key, tl, loss_title=title, present=present, landscape=landscape)
 
 
 def _set_state(**values) -> None:
