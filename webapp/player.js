@@ -1029,7 +1029,7 @@ class Player {
       ? `The gradient is the slope of this curve: the dashed tangent at epoch ${kk}'s point has the gradient in the table as its slope. The blue arrow from the point is the step, ${MINUS}lr × gradient: downhill, as far as the learning rate says.`
       : `The gradient is the slope of this curve: the dashed tangent at epoch ${kk}'s point has the gradient in the table as its slope. The blue arrow from the point is the step ${r.optimizer_label} took.`;
     const small = tiny
-      ? ` ${tiny === 1 ? (S === 1 ? "The step" : "One step") : tiny === S ? "Every step" : "Some steps"} here ${tiny === 1 ? "is" : "are"} too short to see at this scale: the dashed arrow shows the direction only.`
+      ? ` ${tiny === 1 ? (S === 1 ? "The step" : "One step") : tiny === S ? "Every step" : "Some steps"} here ${tiny === 1 || tiny === S ? "is" : "are"} too short to see at this scale: the dashed arrow shows the direction only.`
       : "";
     const others = r.P > 1 ? " Every other parameter is held at its value at this epoch, so each curve shifts as they train." : "";
     const drawn = kk !== k ? ` Drawn at epoch ${kk}, the nearest of the ${epochs.length} epochs drawn for this long run.` : "";
@@ -1428,7 +1428,10 @@ class Player {
     }
     this.table.replaceChildren(t);
     this.lossLine.textContent = "";
-    this.worked.textContent = "Each loss is in its own units: compare how fast each falls, not their values.";
+    const oneLoss = new Set(this.runs.map((r) => r.loss_label)).size === 1;
+    this.worked.textContent = oneLoss
+      ? `Every run is measured by the same loss, ${this.runs[0].loss_label}: their values compare directly.`
+      : "Each loss is in its own units: compare how fast each falls, not their values.";
     this.setNotes(notes);
   }
 

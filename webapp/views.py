@@ -79,7 +79,7 @@ def train_view(run: Run, present: bool = False, draw: bool = False) -> None:
             _train_player(run, present, draw)
         else:
             _compare_player(fork, "Training loss by epoch", present, key="branch_player")
-    held_out_note(run.history)
+        held_out_note(run.history)  # right under the charts it explains
     downloads(run)
 
 
