@@ -27,7 +27,7 @@ the server's RSS (VmRSS of the process and its children from /proc, sampled ever
 
 Memory bound: the final RSS must be within ``--bound-mb`` (default 300 MB) of the RSS after
 warm-up. The cache of runs, landscapes and comparisons is bounded by the memory its entries
-hold (``CACHE_MB`` in ``webapp/runs.py``, 192 MB), which leaves about 100 MB for compiled
+hold (``CACHE_MB`` in ``webapp/runs.py``, 128 MB), which leaves about 170 MB for compiled
 engines and allocator slack. Without a limit the 200 settings would keep all their runs
 (about 100 x 4.3 MB + 100 x 0.3 MB = 460 MB more, above the bound). The RSS at each
 quarter of the settings is printed too: with a working limit it levels off once the cache

@@ -917,15 +917,16 @@ def distinct_settings(n: int, per_load: int = 5, first_seed: int = 1000) -> list
 
 
 def warmup_settings(settings: list[Settings] | None = None) -> list[Settings]:
-    """One setting (with its own seed) of each kind of model in ``settings`` (default:
-    every preset's, and the widest MLP), so that every engine is compiled and every code
-    path has run before the memory baseline."""
-    kinds = [(p, None) for p in PRESET_DEFAULTS] + [("sine", BIG_WIDTH)]
+    """One setting (with its own seed) of each kind of model and each loss in ``settings``
+    (default: every preset's, and the widest MLP, with MSE), so that every engine and
+    every (loss, optimizer) pair the settings use is compiled, and every code path has
+    run, before the memory baseline."""
+    kinds = [(p, None, "mse") for p in PRESET_DEFAULTS] + [("sine", BIG_WIDTH, "mse")]
     if settings is not None:
-        kinds = list(dict.fromkeys((s.preset, s.width) for s in settings))
+        kinds = list(dict.fromkeys((s.preset, s.width, s.loss) for s in settings))
     return [
-        Settings(p, "mse", PRESET_DEFAULTS[p]["lr"], 100, 900 + k, None, w)
-        for k, (p, w) in enumerate(kinds)
+        Settings(p, loss, PRESET_DEFAULTS[p]["lr"], 100, 900 + k, None, w)
+        for k, (p, w, loss) in enumerate(kinds)
     ]
 
 

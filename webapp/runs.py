@@ -22,9 +22,10 @@ from explorer.figures import COLORS
 from .cache import MB, BudgetCache
 from .player import Timeline, timeline
 
-# Runs, their landscapes and comparisons' timelines together: about nine of the largest
-# runs (the widest MLP over 10,000 epochs, 21 MB each), or thousands of the lesson's.
-CACHE_MB = 192
+# Runs, their landscapes, comparisons' and branches' timelines together: about six of the
+# largest runs (the widest MLP over 10,000 epochs, 21 MB each), or thousands of the
+# lesson's.
+CACHE_MB = 128
 CACHE = BudgetCache(CACHE_MB * MB)
 
 
